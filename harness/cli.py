@@ -1,0 +1,267 @@
+"""Command line: argument parsing and exit codes only; each command calls the stages.
+
+Exit codes: 0 done, 1 the work failed (a run, a regression), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import UserError
+
+
+def _print(msg: str = "", quiet: bool = False) -> None:
+    if not quiet:
+        print(msg, flush=True)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def cmd_make_synthetic(args) -> int:
+    from .data.synthetic import make_synthetic
+
+    out = make_synthetic(args.out, preset=args.preset, utterances=args.utterances, seed=args.seed)
+    _print(f"wrote synthetic {args.preset} data to {out}", args.quiet)
+    return 0
+
+
+def _prepare_data(study, *, need: bool, quiet: bool):
+    """Make synthetic data if asked, check every planned fold; return the fingerprint.
+
+    With need=False (validate, dry-run) missing data is a warning, not an error.
+    """
+    from .data import iemocap, synthetic
+    from .errors import StudyError
+
+    try:
+        root = study.data_path
+    except StudyError as exc:
+        if need:
+            raise
+        print(f"warning: {exc} Using the format's declared shapes.", file=sys.stderr)
+        return None
+    if study.data.format == "synthetic" and need:
+        if not (root / "SYNTHETIC.json").is_file():
+            _print(f"generating synthetic '{study.data.preset}' data in {root} ...", quiet)
+        synthetic.ensure_synthetic(root, study.data.preset, seed=study.data.seed,
+                                   utterances=study.data.utterances)
+    missing = [f for f in study.folds if not iemocap.fold_dir(root, f).is_dir()]
+    if missing:
+        where = f"{study.source}: data.path {study.data.path!r}"
+        if not root.is_dir():
+            msg = f"{where} does not exist."
+        else:
+            msg = (f"{where} has no folder for fold(s) {', '.join(map(str, missing))} "
+                   f"(expected {', '.join(iemocap.fold_dir(root, f).name for f in missing)}).")
+        if need:
+            raise UserError(msg + " Point data.path at the folder holding fold01..fold05 "
+                                  "(Yoon et al. format), e.g. $IEMOCAP_DIR.")
+        print(f"warning: {msg} Using the format's declared shapes.", file=sys.stderr)
+        return None
+    for f in study.folds:  # every check of the reader, before anything is written
+        iemocap.load_fold(root, f, n_classes=study.n_classes, audio_norm="none")
+    return iemocap.fingerprint(root, study.folds)
+
+
+def _load_study(args, overrides=None):
+    from .study import load_study
+
+    return load_study(args.study, overrides=overrides)
+
+
+def _print_plan(plan, quiet=False) -> None:
+    counts = plan.counts()
+    params = plan.parameter_counts()
+    s = plan.study
+    _print(f"study '{s.name}': {len(plan.runs)} runs = model x modalities x "
+           f"{len(s.folds)} fold(s) x {len(s.seeds)} seed(s)", quiet)
+    _print(f"{'model':<12}{'modalities':<12}{'runs':>6}{'parameters':>14}", quiet)
+    for (model, combo), n in counts.items():
+        _print(f"{model:<12}{combo:<12}{n:>6}{params[(model, combo)]:>14,}", quiet)
+    for note in plan.notes:
+        _print(f"note: {note}", quiet)
+    shapes = plan.shapes
+    src = "data files" if plan.data_present else "the format's declared shapes"
+    _print(f"input shapes ({src}): audio {shapes.audio_frames}x{shapes.audio_dim}, video "
+           f"{shapes.video_frames}x{shapes.video_dim}, text embeddings {shapes.embed_dim}-d, "
+           f"{shapes.n_classes} classes", quiet)
+
+
+def cmd_validate(args) -> int:
+    from .plan import make_plan
+
+    study = _load_study(args)
+    _prepare_data(study, need=False, quiet=args.quiet)
+    plan = make_plan(study)
+    _print(f"{args.study}: valid", args.quiet)
+    _print_plan(plan, args.quiet)
+    return 0
+
+
+def cmd_run_study(args) -> int:
+    from .plan import make_plan
+    from .runner import execute
+    from .store import Store
+    from .study import dump_study
+
+    overrides = {"execution": {"jobs": args.jobs}} if args.jobs else None
+    study = _load_study(args, overrides)
+    if args.dry_run:
+        _prepare_data(study, need=False, quiet=args.quiet)
+        _print_plan(make_plan(study))
+        return 0
+    fingerprint = _prepare_data(study, need=True, quiet=args.quiet)
+    plan = make_plan(study, fingerprint)
+    store = Store(Path(args.results_dir) / study.name)
+    resolved = study.to_dict()
+    resolved["data"]["fingerprint"] = fingerprint
+    with store.lock():
+        store.clean_temp()
+        store.write_study(_yaml(resolved), [
+            {"run_id": r.run_id, "model": r.model, "modalities": r.modalities,
+             "fold": r.fold, "seed": r.seed} for r in plan.runs])
+        if not args.quiet:
+            _print_plan(plan)
+        summary = execute(plan, store, force=args.force, quiet=args.quiet)
+    _print(f"{summary.planned} runs planned: {summary.skipped} already done, {summary.ok} trained "
+           f"ok, {len(summary.failed)} failed ({summary.seconds:.0f} s). Results: {store.root}",
+           args.quiet)
+    for run_id, reason in summary.failed:
+        print(f"failed: {run_id}: {reason} (see {store.run_dir(run_id) / 'traceback.txt'})",
+              file=sys.stderr)
+    if not args.no_report:
+        reports = Path(args.reports_dir) / study.name
+        _stats_and_report(store.root, reports, args.quiet)
+    return summary.exit_code
+
+
+def _yaml(d) -> str:
+    import yaml
+
+    return yaml.safe_dump(d, sort_keys=False)
+
+
+def _stats_and_report(results_dir: Path, reports_dir: Path, quiet: bool) -> None:
+    from . import analysis
+    from .report.render import build_report
+
+    stats = analysis.analyze(results_dir)
+    analysis.write_stats(stats, results_dir)
+    path = build_report(results_dir, reports_dir, stats=stats)
+    _print(f"report: {path}", quiet)
+
+
+def cmd_stats(args) -> int:
+    from . import analysis
+
+    stats = analysis.analyze(args.results_dir)
+    analysis.write_stats(stats, args.results_dir)
+    _print(analysis.format_summary(stats), args.quiet)
+    _print(f"wrote {Path(args.results_dir) / 'stats.csv'} and stats.json", args.quiet)
+    return 0
+
+
+def cmd_report(args) -> int:
+    import yaml
+
+    from .report.render import build_report
+
+    results = Path(args.results_dir)
+    reports = args.reports_dir
+    if reports is None:
+        try:
+            name = yaml.safe_load((results / "study.yaml").read_text())["name"]
+        except (OSError, yaml.YAMLError, KeyError, TypeError):
+            raise UserError(f"{results / 'study.yaml'} is missing or unreadable; give --reports-dir, "
+                            "or point at a results folder written by 'harness run-study'.") from None
+        reports = Path("reports") / name
+    path = build_report(results, Path(reports))
+    _print(f"report: {path}", args.quiet)
+    return 0
+
+
+def cmd_regress(args) -> int:
+    from .regress import regress
+
+    return regress(args.results_dir, args.baseline, update=args.update, atol=args.atol,
+                   quiet=args.quiet)
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="harness",
+        description="Comparison studies of multimodal emotion-recognition models "
+                    "(self- vs cross-attention fusion, Rajan et al. ICASSP 2022).",
+        epilog="Exit codes: 0 done, 1 work failed (a run, a regression), 2 bad input.")
+    p.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    q = argparse.ArgumentParser(add_help=False)
+    q.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    s = sub.add_parser("make-synthetic", parents=[q],
+                       help="write a synthetic data set in the IEMOCAP (Yoon et al.) file format")
+    s.add_argument("out", help="folder to create (fold01..fold05 inside)")
+    s.add_argument("--preset", choices=["small", "iemocap"], default="small")
+    s.add_argument("--utterances", type=int, default=None, help="corpus size (default: the preset's)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_make_synthetic)
+
+    s = sub.add_parser("validate", parents=[q], help="check a study file and print its plan")
+    s.add_argument("study")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("run-study", parents=[q], help="train every run of a study, then report")
+    s.add_argument("study")
+    s.add_argument("--results-dir", default="results", help="parent of results/<study> (default: results)")
+    s.add_argument("--reports-dir", default="reports", help="parent of reports/<study> (default: reports)")
+    s.add_argument("--jobs", type=int, default=None, help="override execution.jobs")
+    s.add_argument("--dry-run", action="store_true", help="print the plan and parameter counts; train nothing")
+    s.add_argument("--force", action="store_true", help="retrain runs that are already done")
+    s.add_argument("--no-report", action="store_true", help="skip statistics and report at the end")
+    s.set_defaults(func=cmd_run_study)
+
+    s = sub.add_parser("stats", parents=[q], help="paired significance tests on a results folder")
+    s.add_argument("results_dir")
+    s.set_defaults(func=cmd_stats)
+
+    s = sub.add_parser("report", parents=[q], help="(re)build the Markdown/LaTeX report from a results folder")
+    s.add_argument("results_dir")
+    s.add_argument("--reports-dir", default=None, help="output folder (default: reports/<study>)")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("regress", parents=[q], help="compare a results folder with a committed baseline")
+    s.add_argument("results_dir")
+    s.add_argument("--baseline", required=True, help="baseline CSV (e.g. results/baselines/ci.csv)")
+    s.add_argument("--update", action="store_true", help="write the baseline from the results")
+    s.add_argument("--atol", type=float, default=None, help="tolerance for metric cells")
+    s.set_defaults(func=cmd_regress)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "jobs", None) is not None and args.jobs < 1:
+        print(f"harness: error: --jobs must be a positive integer. Got {args.jobs} instead.",
+              file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted. Finished runs are kept; run the same command again to "
+              "resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

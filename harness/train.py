@@ -1,0 +1,239 @@
+"""One training run: seed, fit with early stopping, evaluate the best-dev weights once on test.
+
+The published procedure: Adam (lr 1e-3), batch 32, shuffled; cross-entropy;
+ReduceLROnPlateau on dev loss (patience 10, factor 0.1); early stopping after `patience`
+epochs without a better dev accuracy; the best-dev weights evaluated once on test.
+Differences, all of which leave what is computed unchanged up to rounding: float32 by
+default (`training.dtype: float64` for the published numerics), the test split is not
+evaluated every epoch, the best weights are kept in memory, `max_epochs` caps training.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+import traceback
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import __version__
+from .metrics import classification_metrics
+from .models import InputShapes, build_model, count_parameters
+from .plan import RunSpec
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+@dataclass
+class RunOutcome:
+    """What one run produced: the result record, predictions and per-epoch history."""
+
+    result: dict
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    traceback: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result.get("status") == "ok"
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (init, dropout); return the generator for shuffling."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("execution.device is 'cuda' but torch sees no CUDA device")
+    return device
+
+
+def _to_device(batch: dict, device: str, dtype: torch.dtype) -> dict:
+    out = {}
+    for k, v in batch.items():
+        v = v.to(device, non_blocking=True)
+        out[k] = v.to(dtype) if v.is_floating_point() else v
+    return out
+
+
+def _autocast(spec: RunSpec, device: str):
+    if device != "cuda" or spec.training.amp == "none":
+        return nullcontext()
+    dtype = torch.bfloat16 if spec.training.amp == "bf16" else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+@torch.no_grad()
+def evaluate(model, split, spec: RunSpec, device: str, dtype) -> dict:
+    """Loss, predictions and probabilities over a whole split, in file order."""
+    model.eval()
+    bs = max(spec.training.batch_size, 64)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    probs = []
+    for start in range(0, split.n, bs):
+        rows = np.arange(start, min(start + bs, split.n))
+        batch = _to_device(split.batch(rows, spec.modalities, dtype), device, dtype)
+        with _autocast(spec, device):
+            logits = model(batch)
+        logits = logits.float()
+        loss_sum += nn.functional.cross_entropy(logits, batch["y"], reduction="sum").double()
+        probs.append(torch.softmax(logits, dim=-1).cpu())
+    proba = torch.cat(probs).numpy().astype(np.float32)
+    y_pred = proba.argmax(axis=1)
+    return {
+        "loss": float(loss_sum) / max(split.n, 1),
+        "proba": proba,
+        "y_pred": y_pred,
+        "accuracy": float((y_pred == split.labels).mean()),
+    }
+
+
+def fit(spec: RunSpec, fold, device: str = "cpu", progress=None) -> RunOutcome:
+    """Train one run on an already loaded fold. Exceptions propagate (see `run`)."""
+    dtype = getattr(torch, spec.training.dtype)
+    gen = seed_everything(spec.seed)
+    shapes = InputShapes(fold.shapes.audio_frames, fold.shapes.audio_dim, fold.shapes.video_frames,
+                         fold.shapes.video_dim, fold.shapes.embed_dim, fold.n_classes)
+    model = build_model(spec.model, spec.modalities, shapes, spec.model_cfg).to(device=device, dtype=dtype)
+    n_params = count_parameters(model)
+    opt = torch.optim.Adam(model.parameters(), lr=spec.training.lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="min", factor=spec.training.lr_factor, patience=spec.training.lr_patience)
+    train, dev = fold.train, fold.dev
+    bs = spec.training.batch_size
+    labels_train = torch.as_tensor(train.labels)
+
+    best_acc, best_epoch, best_state, best_dev, wait = -1.0, 0, None, None, 0
+    history = []
+    t0 = time.perf_counter()
+    for epoch in range(1, spec.training.max_epochs + 1):
+        model.train()
+        perm = torch.randperm(train.n, generator=gen).numpy()
+        # Accumulated on the device: no host sync per step.
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        for start in range(0, train.n, bs):
+            rows = perm[start:start + bs]
+            batch = _to_device(train.batch(rows, spec.modalities, dtype), device, dtype)
+            with _autocast(spec, device):
+                logits = model(batch)
+                loss = nn.functional.cross_entropy(logits.float(), batch["y"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach().double() * len(rows)
+            correct += (logits.detach().argmax(1) == batch["y"]).sum()
+        train_loss = float(loss_sum) / train.n
+        if not np.isfinite(train_loss):
+            raise NonFiniteLoss(f"training loss became {train_loss} in epoch {epoch}")
+        d = evaluate(model, dev, spec, device, dtype)
+        if not np.isfinite(d["loss"]):
+            raise NonFiniteLoss(f"dev loss became {d['loss']} in epoch {epoch}")
+        lr = opt.param_groups[0]["lr"]
+        sched.step(d["loss"])
+        history.append({"epoch": epoch, "train_loss": train_loss,
+                        "train_accuracy": int(correct) / train.n, "dev_loss": d["loss"],
+                        "dev_accuracy": d["accuracy"], "lr": lr})
+        if d["accuracy"] > best_acc:
+            best_acc, best_epoch, best_dev, wait = d["accuracy"], epoch, d, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            wait += 1
+        if progress:
+            progress(epoch)
+        if wait >= spec.training.patience:
+            break
+    train_seconds = time.perf_counter() - t0
+
+    model.load_state_dict(best_state)
+    t = evaluate(model, fold.test, spec, device, dtype)
+    n_classes = fold.n_classes
+    result = {
+        "status": "ok",
+        "epochs": len(history),
+        "best_epoch": best_epoch,
+        "train_seconds": train_seconds,
+        "n_params": n_params,
+        "metrics": {
+            "dev": classification_metrics(dev.labels, best_dev["y_pred"], n_classes),
+            "test": classification_metrics(fold.test.labels, t["y_pred"], n_classes),
+        },
+    }
+    result["metrics"]["dev"]["loss"] = best_dev["loss"]
+    result["metrics"]["test"]["loss"] = t["loss"]
+    predictions = {
+        "test_y_true": fold.test.labels.astype(np.int64),
+        "test_y_pred": t["y_pred"].astype(np.int64),
+        "test_proba": t["proba"],
+        "test_index": fold.test.index.astype(np.int64),
+        "dev_y_true": dev.labels.astype(np.int64),
+        "dev_y_pred": best_dev["y_pred"].astype(np.int64),
+        "dev_proba": best_dev["proba"],
+        "dev_index": dev.index.astype(np.int64),
+        "n_train": np.int64(train.n),
+    }
+    return RunOutcome(result=result, predictions=predictions, history=history)
+
+
+def _base_record(spec: RunSpec, device: str) -> dict:
+    return {
+        "run_id": spec.run_id,
+        "model": spec.model,
+        "modalities": spec.modalities,
+        "fold": spec.fold,
+        "seed": spec.seed,
+        "device": device,
+        "threads": spec.threads,
+        "torch_version": torch.__version__,
+        "harness_version": __version__,
+    }
+
+
+def run(spec: RunSpec, load_fold=None) -> RunOutcome:
+    """Execute one run; never raises: any failure comes back as status 'failed'."""
+    device = spec.device
+    started = time.time()
+    try:
+        device = resolve_device(spec.device)
+        if device == "cpu":
+            torch.set_num_threads(spec.threads)
+        loader = load_fold or _cached_fold
+        fold = loader(spec.data.path, spec.fold, spec.data.n_classes, spec.data.audio_norm)
+        outcome = fit(spec, fold, device)
+    except Exception as exc:  # the study goes on; the reason and traceback are kept
+        reason = f"{type(exc).__name__}: {exc}"
+        outcome = RunOutcome(result={"status": "failed", "error": reason},
+                             traceback=traceback.format_exc())
+    outcome.result = {**_base_record(spec, device), **outcome.result,
+                      "started": started, "finished": time.time()}
+    outcome.result.setdefault("error", None)
+    return outcome
+
+
+_FOLD_CACHE: dict = {}
+
+
+def _cached_fold(path, fold, n_classes, audio_norm):
+    """One loaded (memory-mapped) fold per worker process, reused across its runs."""
+    from .data import iemocap
+
+    key = (str(path), fold, n_classes, audio_norm)
+    if key not in _FOLD_CACHE:
+        # Memory maps cost no private memory; the cache only bounds normalisation stats.
+        if len(_FOLD_CACHE) >= 8:
+            _FOLD_CACHE.clear()
+        _FOLD_CACHE[key] = iemocap.load_fold(path, fold, n_classes=n_classes, audio_norm=audio_norm)
+    return _FOLD_CACHE[key]
