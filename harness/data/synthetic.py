@@ -1,0 +1,425 @@
+"""Synthetic data in the exact file format of the Yoon et al. IEMOCAP pre-processing.
+
+The real IEMOCAP features are licensed and absent, so :func:`make_synthetic` writes a data
+root that the real reader (:mod:`harness.data.iemocap`) reads unchanged: five folders
+``fold01`` ... ``fold05``, each holding, for split in train/dev/test::
+
+    {split}_audio_mfcc.npy      [N, Ta, Da] float32   MFCC frames, zero after audio_seqN
+    {split}_audio_seqN.npy      [N]         int64     valid audio frames
+    {split}_audio_prosody.npy   [N, 35]     float32   prosody (unused by the models)
+    {split}_nlp_trans.npy       [N, L]      int64     token ids, 0 = padding after the words
+    {split}_video.npy           [N, Tv, Dv] float32   video features, zero after video_seqN
+    {split}_video_seqN.npy      [N]         int64     valid video frames (0 for ~2%: dropped)
+    {split}_label.npy           [N]         int64     class id 0..6
+
+plus ``W_embedding.npy`` [vocab, E] float32 and ``dic.pkl`` (word -> id) per fold, and
+``SYNTHETIC.json`` at the root (written last).
+
+How the data is made
+--------------------
+* 7 classes in IEMOCAP's proportions (angry, excited, happy, sad, frustrated, surprise,
+  neutral). Every utterance belongs to one of 5 "sessions" (classes stratified over
+  sessions, at least 2 utterances of each class per session). Each session is cut in two
+  stratified halves A and B. Fold k (leave-one-session-out): test = session k, dev = half
+  B of session k+1 (wrapping 5 -> 1), train = everything else. Every class is therefore
+  present in every split of every fold.
+* Class signal per modality m: with probability ``SIGNAL[m]`` modality m of an utterance
+  *expresses* the true class; otherwise it expresses an "apparent" class drawn from the
+  class prior, independent of the truth (an emotion not shown in that channel). Since the
+  modalities are independent given the class, combining them helps, and uni-modal accuracy
+  is ordered like SIGNAL: text > video > audio.
+* Audio / video: every valid frame = prototype(apparent class) + utterance noise + frame
+  noise (prototype norm ``PROTO_NORM``, utterance noise 1 per dim, frame noise
+  ``FRAME_NOISE`` per dim). MFCCs then get a realistic per-dimension offset and scale
+  (c0 around -300, coefficients and their deltas shrinking), so standardising audio
+  matters. Padding frames are exactly 0.
+* Text: utterance length ~ log-normal; each word is, with probability ``TEXT_CUE_RATE``, one
+  of the apparent class's cue words, else a common word (Zipf). Cue-word embeddings lean
+  towards a class direction, like emotion words in GloVe.
+
+Everything is deterministic in ``seed`` (identical bytes). Large arrays are generated in
+chunks of utterances and written through ``np.lib.format.open_memmap`` so memory stays
+bounded at the full IEMOCAP shapes; every file is written under a temporary name and moved
+into place with ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import DataError, UserError
+
+from .iemocap import CLASS_COUNTS, CLASS_NAMES, IEMOCAP_SHAPES, SPLITS
+
+GENERATOR_VERSION = 1
+
+#: Class-signal strength per modality: the probability that this modality of an utterance
+#: expresses the utterance's true class (otherwise it shows a class drawn from the prior).
+#: Text > video > audio, so uni-modal accuracy orders T > V > A and fusion helps.
+SIGNAL: dict[str, float] = {"T": 0.7, "V": 0.5, "A": 0.35}
+
+#: Norm of the class prototypes of audio/video in units of the per-dim utterance noise.
+PROTO_NORM = 4.0
+#: Per-frame noise std (per dim) of audio/video, relative to the utterance noise.
+FRAME_NOISE = 1.5
+#: Probability that a word of an utterance is a cue word of its apparent class.
+TEXT_CUE_RATE = 0.35
+#: Weight of the class direction in the embeddings of cue words.
+CUE_LEAN = 1.0
+#: Fraction of utterances with video_seqN == 0 (the reader drops them).
+NO_VIDEO_RATE = 0.02
+#: Fraction of a session that forms its half B (the dev part of another fold).
+DEV_PART = 0.5
+PROSODY_DIM = 35
+N_SESSIONS = 5
+MIN_UTTERANCES = 100
+
+_IS = IEMOCAP_SHAPES
+#: Sizes of each preset. ``utterances`` is the default number of utterances.
+PRESETS: dict[str, dict] = {
+    # Shrunk so that a tri-modal training run takes seconds on one CPU core.
+    "small": dict(audio_frames=40, audio_dim=20, video_frames=8, video_dim=32, text_len=16,
+                  embed_dim=32, vocab_size=300, utterances=900, text_mean_len=9,
+                  cue_words=6),
+    # The real format's shapes.
+    "iemocap": dict(audio_frames=_IS.audio_frames, audio_dim=_IS.audio_dim,
+                    video_frames=_IS.video_frames, video_dim=_IS.video_dim,
+                    text_len=_IS.text_len, embed_dim=_IS.embed_dim,
+                    vocab_size=_IS.vocab_size, utterances=sum(CLASS_COUNTS),
+                    text_mean_len=18, cue_words=25),
+}
+
+_MARKER = "SYNTHETIC.json"
+_PARTIAL = ".SYNTHETIC.partial"  # present while generating: the folder is ours to overwrite
+_CHUNK_BYTES = 48 * 2**20        # audio+video bytes generated per chunk of utterances
+
+
+# ----------------------------------------------------------------------------------------
+# public API
+# ----------------------------------------------------------------------------------------
+def make_synthetic(out, preset: str = "small", utterances: int | None = None, seed: int = 0,
+                   quiet: bool = True) -> Path:
+    """Write a complete synthetic data root (5 folds) to ``out`` and return its path.
+
+    ``utterances`` overrides the preset's default count (at least 100). Raises
+    :class:`DataError` if ``out`` is a non-empty folder that is not synthetic data written
+    by this function (it never overwrites a user's folder), :class:`UserError` for a bad
+    preset / count / seed.
+    """
+    cfg, n_utt, seed = _resolve(preset, utterances, seed)
+    out = Path(out)
+    _claim_folder(out)
+    (out / _PARTIAL).write_text("generation in progress\n")
+    (out / _MARKER).unlink(missing_ok=True)   # no valid marker while files are replaced
+
+    plan = _plan(cfg, n_utt, seed)
+    _write_vocab(out, cfg, plan)
+    _write_small_arrays(out, plan)
+    _write_features(out, cfg, plan, seed, quiet)
+
+    meta = {"preset": preset, "utterances": n_utt, "seed": seed, "signal": dict(SIGNAL),
+            "generator_version": GENERATOR_VERSION}
+    _atomic_write_bytes(out / _MARKER, (json.dumps(meta, indent=2, sort_keys=True) + "\n")
+                        .encode())
+    (out / _PARTIAL).unlink(missing_ok=True)
+    return out
+
+
+def ensure_synthetic(root, preset: str, seed: int = 0, utterances: int | None = None) -> None:
+    """Make sure ``root`` holds synthetic data with these parameters, generating it if absent.
+
+    Does nothing if ``root/SYNTHETIC.json`` matches (preset, seed, utterances, generator
+    version); generates if it is absent; raises :class:`DataError` naming both parameter
+    sets if it exists with different ones.
+    """
+    _, n_utt, seed = _resolve(preset, utterances, seed)
+    root = Path(root)
+    want = {"preset": preset, "utterances": n_utt, "seed": seed,
+            "generator_version": GENERATOR_VERSION}
+    marker = root / _MARKER
+    if marker.is_file():
+        try:
+            have = json.loads(marker.read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{marker}: not valid JSON ({exc})") from None
+        have_sub = {k: have.get(k) for k in want} if isinstance(have, dict) else have
+        if have_sub != want:
+            raise DataError(
+                f"{root} holds synthetic data made with {_fmt(have_sub)} but "
+                f"{_fmt(want)} was asked for; use another data folder or delete this one")
+        return
+    make_synthetic(root, preset=preset, utterances=n_utt, seed=seed)
+
+
+# ----------------------------------------------------------------------------------------
+# planning: labels, sessions, folds, lengths, apparent classes, tokens
+# ----------------------------------------------------------------------------------------
+def _resolve(preset, utterances, seed):
+    if preset not in PRESETS:
+        raise UserError(f"unknown synthetic preset {preset!r}: allowed {sorted(PRESETS)}")
+    cfg = PRESETS[preset]
+    n_utt = cfg["utterances"] if utterances is None else utterances
+    if isinstance(n_utt, bool) or not isinstance(n_utt, (int, np.integer)) \
+            or n_utt < MIN_UTTERANCES:
+        raise UserError(f"synthetic utterances must be an integer >= {MIN_UTTERANCES}, "
+                        f"found {utterances!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UserError(f"synthetic seed must be a non-negative integer, found {seed!r}")
+    return cfg, int(n_utt), int(seed)
+
+
+def _fmt(d) -> str:
+    if not isinstance(d, dict):
+        return repr(d)
+    return "(" + ", ".join(f"{k}={d[k]!r}" for k in sorted(d)) + ")"
+
+
+def _claim_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: exists and is not a folder; cannot write synthetic data")
+    if out.is_dir() and any(out.iterdir()) and not (out / _MARKER).is_file() \
+            and not (out / _PARTIAL).is_file():
+        raise DataError(f"{out}: folder is not empty and holds no {_MARKER}; refusing to "
+                        f"write synthetic data over it (choose an empty or new folder)")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _class_counts(n: int) -> np.ndarray:
+    """IEMOCAP class proportions scaled to n (largest remainder), >= 2 per session each."""
+    p = np.asarray(CLASS_COUNTS, float) / sum(CLASS_COUNTS)
+    raw = n * p
+    counts = np.floor(raw).astype(np.int64)
+    for i in np.argsort(-(raw - counts), kind="stable")[: n - counts.sum()]:
+        counts[i] += 1
+    need = 2 * N_SESSIONS
+    for c in range(len(counts)):
+        while counts[c] < need:
+            counts[int(np.argmax(counts))] -= 1
+            counts[c] += 1
+    return counts
+
+
+def _plan(cfg: dict, n: int, seed: int) -> dict:
+    """Everything except the big per-frame arrays (all [n] or [n, small])."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
+    k = len(CLASS_NAMES)
+    counts = _class_counts(n)
+
+    # labels stratified over sessions, then the session halves A (0) / B (1)
+    label = np.repeat(np.arange(k), counts)
+    session = np.empty(n, np.int64)
+    for c in range(k):
+        idx = np.flatnonzero(label == c)
+        per = np.full(N_SESSIONS, len(idx) // N_SESSIONS)
+        per[rng.permutation(N_SESSIONS)[: len(idx) % N_SESSIONS]] += 1
+        session[idx] = np.repeat(np.arange(N_SESSIONS), per)
+    part = np.zeros(n, np.int64)
+    for s in range(N_SESSIONS):
+        for c in range(k):
+            idx = np.flatnonzero((session == s) & (label == c))
+            n_b = min(max(1, round(len(idx) * DEV_PART)), len(idx) - 1)
+            part[rng.permutation(idx)[:n_b]] = 1
+    # mix the canonical order so chunks hold all sessions and classes
+    perm = rng.permutation(n)
+    label, session, part = label[perm], session[perm], part[perm]
+
+    # utterances without video (never the last of a (session, class, half) group)
+    group = (session * k + label) * 2 + part
+    left = np.bincount(group, minlength=N_SESSIONS * k * 2)
+    no_video = np.zeros(n, bool)
+    target = round(NO_VIDEO_RATE * n)
+    for i in rng.permutation(n):
+        if no_video.sum() >= target:
+            break
+        if left[group[i]] > 1:
+            left[group[i]] -= 1
+            no_video[i] = True
+
+    # class shown by each modality: the true one with probability SIGNAL[m], else none (k)
+    apparent = {}
+    for m in "AVT":
+        apparent[m] = np.where(rng.random(n) < SIGNAL[m], label, k)
+
+    # sequence lengths
+    ta, tv, tl = cfg["audio_frames"], cfg["video_frames"], cfg["text_len"]
+    audio_len = np.clip(np.rint(ta * 0.45 * np.exp(0.5 * rng.standard_normal(n))),
+                        max(1, ta // 20), ta).astype(np.int64)
+    video_len = np.clip(np.rint(tv * 0.7 * np.exp(0.4 * rng.standard_normal(n))),
+                        1, tv).astype(np.int64)
+    video_len[no_video] = 0
+    text_len = np.clip(np.rint(cfg["text_mean_len"] * np.exp(0.5 * rng.standard_normal(n))),
+                       2, tl).astype(np.int64)
+
+    # tokens: ids 1 .. k*cue are cue words (class c owns a block), the rest common words
+    vocab, cue = cfg["vocab_size"], cfg["cue_words"]
+    n_common = vocab - 1 - k * cue
+    zipf = 1.0 / (np.arange(n_common) + 2.0)
+    zipf /= zipf.sum()
+    is_cue = (rng.random((n, tl)) < TEXT_CUE_RATE) & (apparent["T"] < k)[:, None]
+    cue_tok = 1 + np.minimum(apparent["T"], k - 1)[:, None] * cue + rng.integers(0, cue, size=(n, tl))
+    common_tok = 1 + k * cue + rng.choice(n_common, size=(n, tl), p=zipf)
+    tokens = np.where(is_cue, cue_tok, common_tok).astype(np.int64)
+    tokens[np.arange(tl)[None, :] >= text_len[:, None]] = 0
+
+    # split membership and row position of every utterance in every fold's files
+    split_of = np.empty((N_SESSIONS, n), np.int64)      # fold -> 0 train / 1 dev / 2 test
+    pos = np.empty((N_SESSIONS, n), np.int64)
+    for f in range(N_SESSIONS):
+        sp = np.zeros(n, np.int64)
+        sp[(session == (f + 1) % N_SESSIONS) & (part == 1)] = 1
+        sp[session == f] = 2
+        split_of[f] = sp
+        for s in range(3):
+            members = rng.permutation(np.flatnonzero(sp == s))
+            pos[f, members] = np.arange(len(members))
+
+    prosody_proto = np.vstack([rng.standard_normal((k, PROSODY_DIM)), np.zeros(PROSODY_DIM)])
+    return dict(n=n, label=label, session=session, part=part, apparent=apparent,
+                audio_len=audio_len, video_len=video_len, tokens=tokens,
+                split_of=split_of, pos=pos, prosody_proto=prosody_proto, rng=rng)
+
+
+# ----------------------------------------------------------------------------------------
+# writing
+# ----------------------------------------------------------------------------------------
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def _atomic_save(path: Path, arr: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, arr, allow_pickle=False)
+    os.replace(tmp, path)
+
+
+def _fold_path(out: Path, f: int) -> Path:
+    p = out / f"fold{f + 1:02d}"
+    p.mkdir(exist_ok=True)
+    return p
+
+
+def _write_vocab(out: Path, cfg: dict, plan: dict) -> None:
+    """W_embedding [vocab, E] (row 0 = padding = zeros) and dic.pkl, same in every fold."""
+    rng = plan["rng"]
+    vocab, e, cue, k = cfg["vocab_size"], cfg["embed_dim"], cfg["cue_words"], len(CLASS_NAMES)
+    w = 0.4 * rng.standard_normal((vocab, e))
+    class_dir = 0.4 * rng.standard_normal((k, e))
+    for c in range(k):
+        w[1 + c * cue: 1 + (c + 1) * cue] += CUE_LEAN * class_dir[c]
+    w[0] = 0.0
+    w = w.astype(np.float32)
+    words = {}
+    for c, name in enumerate(CLASS_NAMES):
+        for j in range(cue):
+            words[f"{name}_{j}"] = 1 + c * cue + j
+    for j in range(vocab - 1 - k * cue):
+        words[f"word{j:05d}"] = 1 + k * cue + j
+    dic = pickle.dumps(words, protocol=4)
+    for f in range(N_SESSIONS):
+        d = _fold_path(out, f)
+        _atomic_save(d / "W_embedding.npy", w)
+        _atomic_write_bytes(d / "dic.pkl", dic)
+
+
+def _write_small_arrays(out: Path, plan: dict) -> None:
+    """Per-utterance arrays: labels, sequence lengths, tokens."""
+    per_utt = {"label": plan["label"], "audio_seqN": plan["audio_len"],
+               "video_seqN": plan["video_len"], "nlp_trans": plan["tokens"]}
+    for f in range(N_SESSIONS):
+        d = _fold_path(out, f)
+        for s, split in enumerate(SPLITS):
+            members = np.flatnonzero(plan["split_of"][f] == s)
+            order = members[np.argsort(plan["pos"][f, members])]
+            for key, arr in per_utt.items():
+                _atomic_save(d / f"{split}_{key}.npy", np.ascontiguousarray(arr[order]))
+
+
+def _mfcc_affine(rng: np.random.Generator, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension (offset, scale) that make standard features look like MFCC+deltas."""
+    offset = np.zeros(dim)
+    scale = np.zeros(dim)
+    for b, idx in enumerate(np.array_split(np.arange(dim), 3)):  # static, delta, delta-delta
+        decay = np.geomspace(40.0, 3.0, len(idx)) / (1.0 + 4.0 * b)
+        scale[idx] = decay * np.exp(0.2 * rng.standard_normal(len(idx)))
+        offset[idx] = (rng.standard_normal(len(idx)) * 15.0 * decay / 40.0) if b else \
+            rng.standard_normal(len(idx)) * 10.0
+    offset[0] = -300.0 + 20.0 * rng.standard_normal()   # c0: log energy
+    return offset.astype(np.float32), scale.astype(np.float32)
+
+
+def _prototypes(rng, k, dim):
+    """[k + 1, dim]: k class prototypes of norm PROTO_NORM, then a zero row ("no class")."""
+    p = rng.standard_normal((k, dim))
+    p = PROTO_NORM * p / np.linalg.norm(p, axis=1, keepdims=True)
+    return np.vstack([p, np.zeros((1, dim))]).astype(np.float32)
+
+
+def _frames(rng, proto, n_frames, lengths):
+    """[B, T, D] = proto + utterance noise + frame noise on valid frames, zeros after."""
+    b, d = proto.shape
+    x = rng.standard_normal((b, n_frames, d), dtype=np.float32)
+    x *= np.float32(FRAME_NOISE)
+    x += (proto + rng.standard_normal((b, d), dtype=np.float32))[:, None, :]
+    x[np.arange(n_frames)[None, :] >= lengths[:, None]] = 0.0
+    return x
+
+
+def _write_features(out: Path, cfg: dict, plan: dict, seed: int, quiet: bool) -> None:
+    """MFCC, prosody and video, generated in chunks of utterances into memmaps."""
+    rng = plan["rng"]
+    n, k = plan["n"], len(CLASS_NAMES)
+    ta, da = cfg["audio_frames"], cfg["audio_dim"]
+    tv, dv = cfg["video_frames"], cfg["video_dim"]
+    proto_a, proto_v = _prototypes(rng, k, da), _prototypes(rng, k, dv)
+    offset, scale = _mfcc_affine(rng, da)
+
+    specs = {"audio_mfcc": (ta, da), "audio_prosody": (PROSODY_DIM,), "video": (tv, dv)}
+    tmps = {}                                   # (fold, split, key) -> (temp path, path)
+    for f in range(N_SESSIONS):
+        d = _fold_path(out, f)
+        for s, split in enumerate(SPLITS):
+            rows = int((plan["split_of"][f] == s).sum())
+            for key, shape in specs.items():
+                path = d / f"{split}_{key}.npy"
+                tmp = path.with_name(path.name + ".tmp")
+                mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                               shape=(rows, *shape))
+                del mm                          # header written; rows filled chunk by chunk
+                tmps[f, s, key] = (tmp, path)
+
+    chunk = max(1, _CHUNK_BYTES // (4 * (ta * da + tv * dv)))
+    starts = range(0, n, chunk)
+    if not quiet:
+        from tqdm import tqdm
+        starts = tqdm(starts, desc="synthetic data", unit="chunk")
+    for ci, i0 in enumerate(starts):
+        sl = slice(i0, min(n, i0 + chunk))
+        crng = np.random.default_rng(np.random.SeedSequence([seed, 1, ci]))
+        lengths = plan["audio_len"][sl]
+        audio = _frames(crng, proto_a[plan["apparent"]["A"][sl]], ta, lengths)  # [b, Ta, Da]
+        audio *= scale
+        audio += offset
+        audio[np.arange(ta)[None, :] >= lengths[:, None]] = 0.0               # padding = 0
+        prosody = (0.5 * plan["prosody_proto"][plan["apparent"]["A"][sl]]     # [b, 35]
+                   + crng.standard_normal((sl.stop - sl.start, PROSODY_DIM))).astype(np.float32)
+        video = _frames(crng, proto_v[plan["apparent"]["V"][sl]], tv,          # [b, Tv, Dv]
+                        plan["video_len"][sl])
+        feats = {"audio_mfcc": audio, "audio_prosody": prosody, "video": video}
+        for (f, s, key), (tmp, _) in tmps.items():
+            sel = np.flatnonzero(plan["split_of"][f][sl] == s)
+            if len(sel):
+                # map per chunk and unmap after, so written pages do not pile up in memory
+                mm = np.load(tmp, mmap_mode="r+")
+                mm[plan["pos"][f][sl][sel]] = feats[key][sel]
+                del mm
+    for tmp, path in tmps.values():
+        os.replace(tmp, path)
