@@ -123,7 +123,8 @@ def input_shapes(study: Study) -> tuple[InputShapes, bool]:
     if present:
         s = iemocap.read_shapes(root, present[0])
     elif study.data.format == "synthetic":
-        s = synthetic.preset_shapes(study.data.preset)
+        s = iemocap.Shapes(**{k: v for k, v in synthetic.PRESETS[study.data.preset].items()
+                              if k in iemocap.Shapes.__dataclass_fields__})
     else:
         s = iemocap.IEMOCAP_SHAPES
     return InputShapes(s.audio_frames, s.audio_dim, s.video_frames, s.video_dim, s.embed_dim,
