@@ -188,7 +188,10 @@ def test_wrong_dtype(copy):
 def test_float64_and_other_int_dtypes_accepted(copy):
     _save(copy, "train_audio_mfcc.npy", raw(copy, "train", "audio_mfcc").astype(np.float64))
     _save(copy, "train_nlp_trans.npy", raw(copy, "train", "nlp_trans").astype(np.uint16))
-    fold = load_fold(copy, 1, 7, audio_norm="standardize")
+    ref = load_fold(copy, 1, 7, audio_norm="standardize")
+    _save(copy, "train_audio_mfcc.npy", np.asfortranarray(raw(copy, "train", "audio_mfcc")))
+    fold = load_fold(copy, 1, 7, audio_norm="standardize")       # Fortran order: same result
+    np.testing.assert_allclose(fold.train.audio_mean, ref.train.audio_mean, rtol=1e-12)
     b = fold.train.batch(np.arange(2), "AT")
     assert b["A"].dtype == torch.float32 and b["T"].dtype == torch.float32
 

@@ -120,13 +120,32 @@ def _check_array(path: Path, arr: np.ndarray, spec: tuple) -> None:
         raise DataError(f"{path}: expected {what} with {want}, found dtype {arr.dtype}")
 
 
-def _row_chunks(arr: np.ndarray):
-    """Yield slices of rows of about _CHUNK_BYTES each."""
+def _row_blocks(arr: np.ndarray):
+    """Yield (rows slice, in-memory block) of about _CHUNK_BYTES each, in row order.
+
+    A C-ordered memmap is read with plain file reads, so the pages seen do not stay mapped
+    (memory stays bounded by one block even for a 3.6 GB audio file).
+    """
     n = arr.shape[0]
-    row_bytes = max(1, arr.itemsize * int(np.prod(arr.shape[1:], dtype=np.int64)))
-    step = max(1, _CHUNK_BYTES // row_bytes)
-    for i in range(0, n, step):
-        yield slice(i, min(n, i + step))
+    row_elems = int(np.prod(arr.shape[1:], dtype=np.int64))
+    step = max(1, _CHUNK_BYTES // max(1, arr.itemsize * row_elems))
+    direct = isinstance(arr, np.memmap) and arr.filename and arr.flags.c_contiguous
+    fh = open(arr.filename, "rb") if direct else None
+    try:
+        for i in range(0, n, step):
+            sl = slice(i, min(n, i + step))
+            if fh is None:
+                yield sl, np.asarray(arr[sl])
+                continue
+            fh.seek(arr.offset + i * row_elems * arr.itemsize)
+            count = (sl.stop - sl.start) * row_elems
+            block = np.fromfile(fh, dtype=arr.dtype, count=count)
+            if block.size != count:                     # file shrank under us
+                raise DataError(f"{arr.filename}: shorter than its .npy header says")
+            yield sl, block.reshape(sl.stop - sl.start, *arr.shape[1:])
+    finally:
+        if fh is not None:
+            fh.close()
 
 
 def _check_finite(path: Path, arr: np.ndarray) -> None:
@@ -134,8 +153,7 @@ def _check_finite(path: Path, arr: np.ndarray) -> None:
     key = ("finite", *_stamp(path))
     if _CACHE.get(key):
         return
-    for sl in _row_chunks(arr):
-        block = np.asarray(arr[sl])
+    for sl, block in _row_blocks(arr):
         if np.isfinite(block.sum(dtype=np.float64)):
             continue
         bad = ~np.isfinite(block.reshape(block.shape[0], -1)).all(axis=1)
@@ -335,19 +353,23 @@ class Fold:
         return getattr(self, name)
 
 
-def _audio_stats(path: Path, mfcc: np.ndarray, index: np.ndarray, lengths: np.ndarray,
+def _audio_stats(path: Path, mfcc: np.ndarray, keep: np.ndarray, lengths: np.ndarray,
                  stamp_extra: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dim mean/std of the valid frames of rows ``index`` (chunked, cached)."""
+    """Per-dim mean/std [Da] of the valid frames (frame < lengths) of the rows where ``keep``.
+
+    Read in blocks of rows (never the whole array), merged with Chan et al.'s pairwise
+    update; cached per file state.
+    """
     key = ("stats", *_stamp(path), *stamp_extra)
     if key in _CACHE:
         return _CACHE[key]
     d = mfcc.shape[2]
     count, mean, m2 = 0, np.zeros(d), np.zeros(d)
-    step = max(1, _CHUNK_BYTES // max(1, mfcc.itemsize * mfcc.shape[1] * d))
-    for i in range(0, len(index), step):
-        idx, ln = index[i:i + step], lengths[i:i + step]
-        block = np.asarray(mfcc[idx])                                   # [b, Ta, Da]
-        valid = block[np.arange(block.shape[1])[None, :] < ln[:, None]].astype(np.float64)
+    frames = np.arange(mfcc.shape[1])
+    for sl, block in _row_blocks(mfcc):                                 # [b, Ta, Da]
+        k = keep[sl]
+        valid_mask = (frames[None, :] < lengths[sl][:, None]) & k[:, None]
+        valid = block[valid_mask].astype(np.float64)                    # [frames, Da]
         if not len(valid):
             continue
         bn, bmean = len(valid), valid.mean(axis=0)
@@ -456,8 +478,10 @@ def load_fold(root, fold: int, n_classes: int, audio_norm: str = "none") -> Fold
     mean = std = None
     if audio_norm == "standardize":
         tr = small["train"]
+        keep = np.zeros(len(tr["label"]), bool)
+        keep[kept["train"]] = True
         mean, std = _audio_stats(paths["train"]["audio_mfcc"], arrays["train"]["audio_mfcc"],
-                                 kept["train"], tr["audio_seqN"][kept["train"]],
+                                 keep, tr["audio_seqN"],
                                  _stamp(paths["train"]["audio_seqN"])
                                  + _stamp(paths["train"]["video_seqN"]))
     splits = {}

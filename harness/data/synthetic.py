@@ -24,17 +24,18 @@ How the data is made
   B of session k+1 (wrapping 5 -> 1), train = everything else. Every class is therefore
   present in every split of every fold.
 * Class signal per modality m: with probability ``SIGNAL[m]`` modality m of an utterance
-  *expresses* the true class; otherwise it expresses an "apparent" class drawn from the
-  class prior, independent of the truth (an emotion not shown in that channel). Since the
-  modalities are independent given the class, combining them helps, and uni-modal accuracy
-  is ordered like SIGNAL: text > video > audio.
-* Audio / video: every valid frame = prototype(apparent class) + utterance noise + frame
-  noise (prototype norm ``PROTO_NORM``, utterance noise 1 per dim, frame noise
-  ``FRAME_NOISE`` per dim). MFCCs then get a realistic per-dimension offset and scale
+  *expresses* the true class; otherwise it shows no class (an emotion not shown in that
+  channel). Since the modalities are independent given the class, combining them helps,
+  and uni-modal accuracy is ordered like SIGNAL: text > video > audio. (Logistic
+  regression on pooled features, small preset, mean of 5 folds x 3 seeds: T 0.68,
+  V 0.55, A 0.47, A+V 0.63, A+V+T 0.80; majority class 0.25.)
+* Audio / video: every valid frame = prototype(shown class) + utterance noise + frame
+  noise (prototype norm ``PROTO_NORM``, zero for "no class"; utterance noise 1 per dim,
+  frame noise ``FRAME_NOISE`` per dim). MFCCs then get a realistic per-dimension offset and scale
   (c0 around -300, coefficients and their deltas shrinking), so standardising audio
   matters. Padding frames are exactly 0.
 * Text: utterance length ~ log-normal; each word is, with probability ``TEXT_CUE_RATE``, one
-  of the apparent class's cue words, else a common word (Zipf). Cue-word embeddings lean
+  of the shown class's cue words, else a common word (Zipf); no cue words if no class. Cue-word embeddings lean
   towards a class direction, like emotion words in GloVe.
 
 Everything is deterministic in ``seed`` (identical bytes). Large arrays are generated in
@@ -59,15 +60,16 @@ from .iemocap import CLASS_COUNTS, CLASS_NAMES, IEMOCAP_SHAPES, SPLITS
 GENERATOR_VERSION = 1
 
 #: Class-signal strength per modality: the probability that this modality of an utterance
-#: expresses the utterance's true class (otherwise it shows a class drawn from the prior).
-#: Text > video > audio, so uni-modal accuracy orders T > V > A and fusion helps.
-SIGNAL: dict[str, float] = {"T": 0.7, "V": 0.5, "A": 0.35}
+#: expresses the utterance's true class (otherwise it shows no class: features around a
+#: zero prototype, text without cue words). Text > video > audio, so uni-modal accuracy
+#: orders T > V > A, and fusion helps because the modalities fail independently.
+SIGNAL: dict[str, float] = {"T": 0.7, "V": 0.55, "A": 0.35}
 
 #: Norm of the class prototypes of audio/video in units of the per-dim utterance noise.
 PROTO_NORM = 4.0
 #: Per-frame noise std (per dim) of audio/video, relative to the utterance noise.
 FRAME_NOISE = 1.5
-#: Probability that a word of an utterance is a cue word of its apparent class.
+#: Probability that a word of an utterance is a cue word of the class its text shows.
 TEXT_CUE_RATE = 0.35
 #: Weight of the class direction in the embeddings of cue words.
 CUE_LEAN = 1.0
@@ -374,28 +376,43 @@ def _frames(rng, proto, n_frames, lengths):
 
 
 def _write_features(out: Path, cfg: dict, plan: dict, seed: int, quiet: bool) -> None:
-    """MFCC, prosody and video, generated in chunks of utterances into memmaps."""
-    rng = plan["rng"]
-    n, k = plan["n"], len(CLASS_NAMES)
+    """MFCC, prosody and video, generated in chunks of utterances and written in place."""
+    rng, k = plan["rng"], len(CLASS_NAMES)
     ta, da = cfg["audio_frames"], cfg["audio_dim"]
     tv, dv = cfg["video_frames"], cfg["video_dim"]
-    proto_a, proto_v = _prototypes(rng, k, da), _prototypes(rng, k, dv)
-    offset, scale = _mfcc_affine(rng, da)
+    proto_a, proto_v = _prototypes(rng, k, da), _prototypes(rng, k, dv)      # [k+1, D]
+    offset, scale = _mfcc_affine(rng, da)                                     # [Da] each
 
     specs = {"audio_mfcc": (ta, da), "audio_prosody": (PROSODY_DIM,), "video": (tv, dv)}
-    tmps = {}                                   # (fold, split, key) -> (temp path, path)
-    for f in range(N_SESSIONS):
-        d = _fold_path(out, f)
-        for s, split in enumerate(SPLITS):
-            rows = int((plan["split_of"][f] == s).sum())
-            for key, shape in specs.items():
-                path = d / f"{split}_{key}.npy"
-                tmp = path.with_name(path.name + ".tmp")
-                mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
-                                               shape=(rows, *shape))
-                del mm                          # header written; rows filled chunk by chunk
-                tmps[f, s, key] = (tmp, path)
+    files = {}            # (fold, split, key) -> (temp path, path, open file, header bytes)
+    try:
+        for f in range(N_SESSIONS):
+            d = _fold_path(out, f)
+            for s, split in enumerate(SPLITS):
+                rows = int((plan["split_of"][f] == s).sum())
+                for key, shape in specs.items():
+                    path = d / f"{split}_{key}.npy"
+                    tmp = path.with_name(path.name + ".tmp")
+                    # header + (sparse) zero rows; rows are then written chunk by chunk with
+                    # pwrite, which keeps memory bounded (no written pages held in a mapping)
+                    mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                                   shape=(rows, *shape))
+                    header = mm.offset
+                    del mm
+                    files[f, s, key] = (tmp, path, open(tmp, "r+b"), header)
+        _fill_features(files, cfg, plan, seed, quiet, proto_a, proto_v, offset, scale)
+    finally:
+        for _, _, fh, _ in files.values():
+            fh.close()
+    for tmp, path, _, _ in files.values():
+        os.replace(tmp, path)
 
+
+def _fill_features(files, cfg, plan, seed, quiet, proto_a, proto_v, offset, scale) -> None:
+    """Generate the features chunk by chunk and write each row at its place in every fold."""
+    n = plan["n"]
+    ta, da = cfg["audio_frames"], cfg["audio_dim"]
+    tv, dv = cfg["video_frames"], cfg["video_dim"]
     chunk = max(1, _CHUNK_BYTES // (4 * (ta * da + tv * dv)))
     starts = range(0, n, chunk)
     if not quiet:
@@ -414,12 +431,16 @@ def _write_features(out: Path, cfg: dict, plan: dict, seed: int, quiet: bool) ->
         video = _frames(crng, proto_v[plan["apparent"]["V"][sl]], tv,          # [b, Tv, Dv]
                         plan["video_len"][sl])
         feats = {"audio_mfcc": audio, "audio_prosody": prosody, "video": video}
-        for (f, s, key), (tmp, _) in tmps.items():
+        for (f, s, key), (_, _, fh, header) in files.items():
             sel = np.flatnonzero(plan["split_of"][f][sl] == s)
-            if len(sel):
-                # map per chunk and unmap after, so written pages do not pile up in memory
-                mm = np.load(tmp, mmap_mode="r+")
-                mm[plan["pos"][f][sl][sel]] = feats[key][sel]
-                del mm
-    for tmp, path in tmps.values():
-        os.replace(tmp, path)
+            arr = feats[key]
+            row_bytes = arr[0].nbytes
+            for i, p in zip(sel, plan["pos"][f][sl][sel]):
+                _pwrite_all(fh.fileno(), memoryview(arr[i]).cast("B"),
+                            header + int(p) * row_bytes)
+
+
+def _pwrite_all(fd: int, buf: memoryview, offset: int) -> None:
+    while len(buf):
+        done = os.pwrite(fd, buf, offset)
+        buf, offset = buf[done:], offset + done
