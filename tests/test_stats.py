@@ -135,6 +135,18 @@ def test_mcnemar_direction_and_counts_from_counts():
     assert res.estimate == pytest.approx(0.1)
 
 
+def test_mcnemar_vectorised_exact_equals_binomtest():
+    from scipy.stats import binomtest
+
+    rng = np.random.default_rng(2)
+    n01 = np.r_[0, 0, 5, 21, rng.integers(0, 300, 200)]
+    n10 = np.r_[0, 3, 5, 38, rng.integers(0, 300, 200)]
+    got = S.mcnemar_exact_pvalues(n01, n10)
+    want = [1.0 if x + y == 0 else binomtest(y, x + y, 0.5).pvalue for x, y in zip(n01, n10)]
+    assert np.allclose(got, want, rtol=1e-12, atol=1e-15)
+    assert got[3] == pytest.approx(R["mc_exact_p"], abs=1e-9)
+
+
 def test_mcnemar_rejects_bad_input():
     with pytest.raises(ValueError, match="same length"):
         S.mcnemar([0, 1, 2], [0, 1], [0, 1, 2])
@@ -453,6 +465,18 @@ def test_holm_and_bh_hand_computed():
     bh = S.correct(p, "fdr_bh")
     assert np.allclose(bh.pvalues_adj, [0.025, 0.05, 0.05, 0.025, 0.2], atol=1e-12)
     assert np.allclose(bh.pvalues_adj, R["bh"], atol=1e-12)
+
+
+def test_correct_equals_statsmodels_multipletests():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(5)
+    for m in (1, 2, 7, 40):
+        p = rng.random(m) ** 3
+        for method in ("holm", "fdr_bh"):
+            ours = S.correct(p, method).pvalues_adj
+            theirs = multipletests(p, alpha=0.05, method=method)[1]
+            assert np.allclose(ours, theirs, rtol=0, atol=1e-14)
 
 
 def test_correct_passes_nan_through():
