@@ -1,0 +1,139 @@
+"""Tiny Markdown and LaTeX (booktabs) renderers for report tables; no tabulate or jinja2 needed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+DASH = "–"  # shown for a missing value
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    # OT1 text fonts have no < > |: set them in math
+    "<": r"$<$", ">": r"$>$", "|": r"$|$",
+}
+_LATEX_UNICODE = {
+    "±": r"$\pm$", "−": r"$-$", "Δ": r"$\Delta$", "→": r"$\rightarrow$", "≥": r"$\geq$", "≤": r"$\leq$",
+    "α": r"$\alpha$", "×": r"$\times$", "≈": r"$\approx$", "–": "--", "—": "---", "·": r"$\cdot$",
+    "’": "'", "‘": "`", "“": "``", "”": "''", "…": r"\dots{}", "≠": r"$\neq$", "⁻": r"$^{-}$",
+}
+_LATEX_RE = re.compile("|".join(re.escape(k) for k in list(_LATEX_SPECIAL) + list(_LATEX_UNICODE)))
+
+
+def latex_escape(text) -> str:
+    """Escape LaTeX specials (_ % & # $ { } ~ ^ \\) and map the few non-ASCII symbols the report uses."""
+
+    def sub(match):
+        s = match.group(0)
+        return _LATEX_SPECIAL.get(s) or _LATEX_UNICODE[s]
+
+    return _LATEX_RE.sub(sub, str(text))
+
+
+def md_escape(text) -> str:
+    return str(text).replace("|", r"\|").replace("\n", " ")
+
+
+@dataclass
+class Table:
+    """One report table: numeric `data` (traceable values) and the string `display` frame that is rendered.
+
+    `display` has plain string cells; its columns may be a two-level MultiIndex (group, column).
+    The first `n_label_cols` columns are left-aligned labels, the rest right-aligned numbers.
+    """
+
+    name: str
+    title: str
+    data: pd.DataFrame
+    display: pd.DataFrame
+    caption: str = ""
+    footnotes: list[str] = field(default_factory=list)
+    n_label_cols: int = 1
+    long: bool = False
+
+    # ------------------------------------------------------------------ markdown
+    def _header_cells(self) -> list[str]:
+        cells = []
+        for col in self.display.columns:
+            if isinstance(col, tuple):
+                parts = [str(p) for p in col if str(p)]
+                cells.append(" ".join(parts))
+            else:
+                cells.append(str(col))
+        return cells
+
+    def to_markdown(self, heading_level: int = 0, caption: bool = True) -> str:
+        lines = []
+        if heading_level:
+            lines += ["#" * heading_level + " " + self.title, ""]
+        if caption and self.caption:
+            lines += [self.caption, ""]
+        head = self._header_cells()
+        lines.append("| " + " | ".join(md_escape(h) for h in head) + " |")
+        aligns = [":---" if i < self.n_label_cols else "---:" for i in range(len(head))]
+        lines.append("| " + " | ".join(aligns) + " |")
+        for row in self.display.itertuples(index=False):
+            lines.append("| " + " | ".join(md_escape(v) for v in row) + " |")
+        for note in self.footnotes:
+            lines += ["", f"*Note:* {note}"]
+        return "\n".join(lines) + "\n"
+
+    # ------------------------------------------------------------------ latex
+    def _latex_header(self) -> list[str]:
+        cols = list(self.display.columns)
+        if cols and isinstance(cols[0], tuple) and len(cols[0]) == 2:
+            top, rules, start = [], [], 0
+            groups: list[tuple[str, int]] = []
+            for group, _ in cols:
+                if groups and groups[-1][0] == group:
+                    groups[-1] = (group, groups[-1][1] + 1)
+                else:
+                    groups.append((group, 1))
+            for group, span in groups:
+                if group and span > 1:
+                    top.append(rf"\multicolumn{{{span}}}{{c}}{{{latex_escape(group)}}}")
+                    rules.append(rf"\cmidrule(lr){{{start + 1}-{start + span}}}")
+                elif group:
+                    top.append(rf"\multicolumn{{1}}{{c}}{{{latex_escape(group)}}}")
+                    rules.append(rf"\cmidrule(lr){{{start + 1}-{start + 1}}}")
+                else:
+                    top += [""] * span
+                start += span
+            second = [latex_escape(c) for _, c in cols]
+            return [" & ".join(top) + r" \\", " ".join(rules), " & ".join(second) + r" \\"]
+        return [" & ".join(latex_escape(c if not isinstance(c, tuple) else " ".join(c)) for c in cols) + r" \\"]
+
+    def to_latex(self, placement: str = "htbp", label_prefix: str = "tab:") -> str:
+        ncol = self.display.shape[1]
+        spec = "l" * self.n_label_cols + "r" * (ncol - self.n_label_cols)
+        caption = latex_escape(self.title + (". " + self.caption if self.caption else ""))
+        label = label_prefix + self.name.replace("_", "-")
+        header = self._latex_header()
+        body = [" & ".join(latex_escape(v) for v in row) + r" \\" for row in self.display.itertuples(index=False)]
+        notes = [r"\footnotesize " + latex_escape("Note: " + n) for n in self.footnotes]
+        out = []
+        if self.long:
+            out += [r"{\scriptsize", r"\setlength{\tabcolsep}{2pt}", rf"\begin{{longtable}}{{{spec}}}",
+                    rf"\caption{{{caption}}}\label{{{label}}}\\", r"\toprule", *header, r"\midrule", r"\endfirsthead",
+                    rf"\multicolumn{{{ncol}}}{{l}}{{\emph{{(continued)}}}}\\", r"\toprule", *header, r"\midrule",
+                    r"\endhead", r"\bottomrule", r"\endlastfoot", *body, r"\end{longtable}", "}"]
+            if notes:
+                out += [r"\par", *[n + r"\par" for n in notes]]
+            return "\n".join(out) + "\n"
+        out += [rf"\begin{{table}}[{placement}]", r"\centering", rf"\caption{{{caption}}}\label{{{label}}}",
+                r"\small",
+                rf"\begin{{tabular}}{{{spec}}}", r"\toprule", *header, r"\midrule", *body, r"\bottomrule",
+                r"\end{tabular}"]
+        if notes:
+            out += [r"\par\smallskip", r"\begin{minipage}{0.95\linewidth}", *[n + r"\par" for n in notes],
+                    r"\end{minipage}"]
+        out.append(r"\end{table}")
+        return "\n".join(line for line in out if line != "") + "\n"
+
+    def to_latex_file(self) -> str:
+        """The table alone, pasteable into a paper (needs booktabs; longtable for long tables)."""
+        pkgs = "booktabs" + (", longtable" if self.long else "")
+        return f"% {self.title}\n% Generated by harness; needs \\usepackage{{{pkgs}}}\n" + self.to_latex()
