@@ -660,7 +660,7 @@ def analyze(results_dir, *, alpha: float | None = None, correction: str | None =
                 new += _utterance_rows(fam, a, b, pairs, ok, preds, cfg)
             for r in new:
                 _add_note(r, unp_note)
-                if len(p) == 0 and r["unit"] != "utterance":
+                if len(p) == 0 and r["unit"] != "utterance" and "paired run" not in r["note"]:
                     _add_note(r, "no paired runs")
             rows += new
             d = p["score_b"].to_numpy() - p["score_a"].to_numpy()
