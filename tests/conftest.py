@@ -19,11 +19,11 @@ def small_data(tmp_path_factory) -> Path:
     return root
 
 
-def quick_study(data: Path, **over) -> dict:
+def quick_study(data_root: Path, **over) -> dict:
     """A tiny synthetic study as a dict; keyword arguments replace top-level keys."""
     study = {
         "name": "t",
-        "data": {"format": "synthetic", "path": str(data), "preset": "small",
+        "data": {"format": "synthetic", "path": str(data_root), "preset": "small",
                  "utterances": SMALL_UTTERANCES},
         "models": ["self"],
         "modalities": ["T"],
