@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from pathlib import Path
 
@@ -329,16 +328,14 @@ def test_pooled_mcnemar_uses_seed_ensembles(tmp_path):
     assert po["n"] == 100 and po["estimate"] == pytest.approx((n10 - n01) / 100)
 
 
-def test_analysis_is_fast_on_a_study_of_realistic_shape(tmp_path):
+def test_analysis_on_a_study_of_realistic_shape(tmp_path):
+    # speed is measured in benchmarks/bench_stats_report.py, not here
     # 14 configurations x 5 folds x 4 seeds = 280 runs of 400 utterances
     skills = {f"self:{m}": 0.5 + 0.02 * i for i, m in enumerate(["A", "V", "T", "AV", "AT", "VT", "AVT"])}
     skills.update({f"cross:{m}": 0.6 for m in ["AV", "AT", "VT", "AVT"]})
     skills.update({f"{m}:AVT": 0.62 for m in ["cross_self", "self_nosp", "cross_nosp"]})
     root = make_study(tmp_path / "big", skills, seeds=(0, 1, 2, 3), n_utt=400)
-    t = time.perf_counter()
     st = A.analyze(root)
-    elapsed = time.perf_counter() - t
-    assert elapsed < 20
     assert len(_sel(st, family="self_vs_cross", metric="accuracy", unit="run",
                     test="wilcoxon")) == 4
     assert len(_sel(st, family="ablation_AVT", metric="accuracy", unit="run",
