@@ -108,7 +108,12 @@ def cmd_run_study(args) -> int:
     from .store import Store
     from .study import dump_study
 
-    overrides = {"execution": {"jobs": args.jobs}} if args.jobs else None
+    overrides = None
+    if args.jobs:  # --jobs N > 1 on a sequential study means: run N at once on this machine
+        overrides = {"execution": {"jobs": args.jobs}}
+        raw_backend = _load_study(args).execution.backend
+        if args.jobs > 1 and raw_backend == "sequential":
+            overrides["execution"]["backend"] = "loky"
     study = _load_study(args, overrides)
     if args.dry_run:
         _prepare_data(study, need=False, quiet=args.quiet)
