@@ -270,6 +270,17 @@ def _add_note(row: dict, text: str) -> None:
         row["note"] = f"{row['note']}; {text}" if row["note"] else text
 
 
+def _fill(row: dict, res, *notes: str, effect: bool = False) -> None:
+    """Copy a test result's statistic, p value, estimate and CI into row (and its effect size and name
+    when effect), then append notes in order (empty ones are skipped)."""
+    row.update(statistic=res.statistic, pvalue=res.pvalue, estimate=res.estimate,
+               ci_low=res.ci_low, ci_high=res.ci_high)
+    if effect:
+        row.update(effect_size=res.effect_size, effect_name=res.effect_name)
+    for text in notes:
+        _add_note(row, text)
+
+
 def _safe(fn, *args, **kw):
     try:
         return fn(*args, **kw), ""
@@ -297,44 +308,31 @@ def _run_rows(family, metric, a, b, pairs: pd.DataFrame, cfg: dict, ratio: float
     r = _row(test="wilcoxon", n=n, **base)
     res, err = _safe(S.wilcoxon, sa, sb) if n >= 2 else (None, few)
     if res:
-        r.update(statistic=res.statistic, pvalue=res.pvalue, estimate=res.estimate,
-                 ci_low=res.ci_low, ci_high=res.ci_high, effect_size=res.effect_size,
-                 effect_name=res.effect_name)
-        _add_note(r, f"{res.method}; Hodges-Lehmann estimate, {100 * res.ci_level:.1f}% signed-rank CI")
-        _add_note(r, res.note)
-        _add_note(r, _floor_note(n, alpha))
+        _fill(r, res, f"{res.method}; Hodges-Lehmann estimate, {100 * res.ci_level:.1f}% signed-rank CI",
+              res.note, _floor_note(n, alpha), effect=True)
     _add_note(r, err)
     rows.append(r)
 
     r = _row(test="paired_t", n=n, **base)
     res, err = _safe(S.paired_t, sa, sb) if n >= 2 else (None, few)
     if res:
-        r.update(statistic=res.statistic, pvalue=res.pvalue, estimate=res.estimate,
-                 ci_low=res.ci_low, ci_high=res.ci_high, effect_size=res.effect_size,
-                 effect_name=res.effect_name)
-        _add_note(r, "treats seeds sharing a test fold as independent (anti-conservative)")
-        _add_note(r, res.note)
+        _fill(r, res, "treats seeds sharing a test fold as independent (anti-conservative)", res.note,
+              effect=True)
     _add_note(r, err)
     rows.append(r)
 
     r = _row(test="corrected_resampled_t", n=n, **base)
     res, err = _safe(S.corrected_resampled_t, sa, sb, ratio) if n >= 2 else (None, few)
     if res:
-        r.update(statistic=res.statistic, pvalue=res.pvalue, estimate=res.estimate,
-                 ci_low=res.ci_low, ci_high=res.ci_high)
-        _add_note(r, f"Nadeau-Bengio variance factor 1/J + {ratio:.3g} (n_test/n_train)")
-        _add_note(r, res.note)
+        _fill(r, res, f"Nadeau-Bengio variance factor 1/J + {ratio:.3g} (n_test/n_train)", res.note)
     _add_note(r, err)
     rows.append(r)
 
     r = _row(test="tost", n=n, **base)
     res, err = _safe(S.tost, sa, sb, margin, alpha) if n >= 2 else (None, few)
     if res:
-        r.update(statistic=res.statistic, pvalue=res.pvalue, estimate=res.estimate,
-                 ci_low=res.ci_low, ci_high=res.ci_high)
-        _add_note(r, f"equivalence within +-{margin:g}; CI is {100 * (1 - 2 * alpha):g}%; "
-                     f"equivalent = adjusted p < alpha")
-        _add_note(r, res.note)
+        _fill(r, res, f"equivalence within +-{margin:g}; CI is {100 * (1 - 2 * alpha):g}%; "
+                      f"equivalent = adjusted p < alpha", res.note)
     _add_note(r, err)
     rows.append(r)
 
@@ -357,13 +355,9 @@ def _run_rows(family, metric, a, b, pairs: pd.DataFrame, cfg: dict, ratio: float
     else:
         res, err = None, few
     if res:
-        r.update(statistic=res.statistic, pvalue=res.pvalue, estimate=res.estimate,
-                 ci_low=res.ci_low, ci_high=res.ci_high)
-        _add_note(r, f"{res.method}: score ~ model + (1 | fold), {res.n} scores of {n} pairs, "
-                     f"{res.n_groups} fold(s)")
-        _add_note(r, res.note)
-        if res.warnings:
-            _add_note(r, "warnings: " + " | ".join(res.warnings))
+        _fill(r, res, f"{res.method}: score ~ model + (1 | fold), {res.n} scores of {n} pairs, "
+                      f"{res.n_groups} fold(s)", res.note,
+              ("warnings: " + " | ".join(res.warnings)) if res.warnings else "")
     _add_note(r, err)
     rows.append(r)
     return rows
@@ -379,22 +373,14 @@ def _fold_rows(family, metric, a, b, pairs: pd.DataFrame, cfg: dict) -> list[dic
     r = _row(test="wilcoxon", n=n, **base)
     res, err = _safe(S.wilcoxon, sa, sb) if n >= 2 else (None, few)
     if res:
-        r.update(statistic=res.statistic, pvalue=res.pvalue, estimate=res.estimate,
-                 ci_low=res.ci_low, ci_high=res.ci_high, effect_size=res.effect_size,
-                 effect_name=res.effect_name)
-        _add_note(r, f"{res.method}; per-fold means over paired seeds")
-        _add_note(r, res.note)
+        _fill(r, res, f"{res.method}; per-fold means over paired seeds", res.note, effect=True)
     _add_note(r, _floor_note(n, cfg["alpha"]) if n >= 2 else "")
     _add_note(r, err)
     rows.append(r)
     r = _row(test="paired_t", n=n, **base)
     res, err = _safe(S.paired_t, sa, sb) if n >= 2 else (None, few)
     if res:
-        r.update(statistic=res.statistic, pvalue=res.pvalue, estimate=res.estimate,
-                 ci_low=res.ci_low, ci_high=res.ci_high, effect_size=res.effect_size,
-                 effect_name=res.effect_name)
-        _add_note(r, "per-fold means over paired seeds")
-        _add_note(r, res.note)
+        _fill(r, res, "per-fold means over paired seeds", res.note, effect=True)
     _add_note(r, err)
     rows.append(r)
     return rows
@@ -818,18 +804,33 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+def normalise_rows(df: pd.DataFrame, *, floats=_FLOAT, to_bool=None) -> pd.DataFrame:
+    """A copy of a stats table with every COLUMNS column (missing ones added as NA; extra columns kept;
+    index reset): the `floats` columns as float (NaN where not a number), the text columns as str ('' where
+    missing) and the flag columns mapped through `to_bool` (default: only "true"/"false" count), as object
+    columns of True, False or pd.NA. The single column coercion behind load_stats and the report."""
+    to_bool = to_bool or _bool
     df = df.copy()
     for c in COLUMNS:
         if c not in df.columns:
             df[c] = pd.NA
-    for c in _FLOAT:
+    for c in floats:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     for c in _TEXT:
-        df[c] = df[c].map(lambda v: "" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
-                          else str(v))
+        df[c] = df[c].map(_text)
     for c in _BOOL:
-        df[c] = pd.array([_bool(v) for v in df[c]], dtype="boolean")
+        df[c] = df[c].map(to_bool).astype(object)
+    return df.reset_index(drop=True)
+
+
+def _text(v) -> str:
+    return "" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+    df = normalise_rows(df)
+    for c in _BOOL:
+        df[c] = pd.array(list(df[c]), dtype="boolean")
     df["n"] = pd.to_numeric(df["n"], errors="coerce").fillna(0).astype("int64")
     df["n_significant"] = pd.array(pd.to_numeric(df["n_significant"], errors="coerce"), dtype="Int64")
     return df[COLUMNS].reset_index(drop=True)

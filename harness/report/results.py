@@ -207,19 +207,19 @@ class Results:
 
     @property
     def alpha(self) -> float:
-        stats = self.study.get("stats") or {}
-        try:
-            return float(stats.get("alpha", 0.05))
-        except (TypeError, ValueError):
-            return 0.05
+        return self._stats_number("alpha", 0.05)
 
     @property
     def margin(self) -> float:
+        return self._stats_number("equivalence_margin", 0.01)
+
+    def _stats_number(self, key: str, default: float) -> float:
+        """study.yaml stats.<key> as a float; default when it is absent or not a number."""
         stats = self.study.get("stats") or {}
         try:
-            return float(stats.get("equivalence_margin", 0.01))
+            return float(stats.get(key, default))
         except (TypeError, ValueError):
-            return 0.01
+            return default
 
     def class_names(self, n_classes: int) -> list[str]:
         names = self.data.get("classes")

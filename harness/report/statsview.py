@@ -2,55 +2,33 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from harness.analysis import _BOOL, _FLOAT, _INT, _TEXT, COLUMNS, _bool
+from harness.analysis import normalise_rows as _normalise_rows
 from harness.errors import UserError
 
-STATS_COLUMNS = [
-    "family", "metric", "a", "b", "model_a", "modalities_a", "model_b", "modalities_b", "unit", "test",
-    "n", "statistic", "pvalue", "pvalue_adj", "estimate", "ci_low", "ci_high", "effect_size", "effect_name",
-    "p_left", "p_rope", "p_right", "equivalent", "significant", "n_significant", "note",
-]
-NUMERIC = ["n", "statistic", "pvalue", "pvalue_adj", "estimate", "ci_low", "ci_high", "effect_size",
-           "p_left", "p_rope", "p_right", "n_significant"]
-TEXT = ["family", "metric", "a", "b", "model_a", "modalities_a", "model_b", "modalities_b", "unit", "test",
-        "effect_name", "note"]
-BOOL = ["equivalent", "significant"]
+STATS_COLUMNS = COLUMNS
+NUMERIC = _FLOAT + _INT
+TEXT = _TEXT
+BOOL = _BOOL
+
+
+_LENIENT = {"1": True, "1.0": True, "yes": True, "0": False, "0.0": False, "no": False}
 
 
 def _to_bool(value):
-    if value is None:
-        return pd.NA
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, float) and math.isnan(value):
-        return pd.NA
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes", "1.0"}:
-        return True
-    if text in {"false", "0", "no", "0.0"}:
-        return False
-    return pd.NA
+    """A flag as harness.analysis reads it ("true"/"false", any case), also taking 1/0 and yes/no."""
+    flag = _bool(value)
+    return _LENIENT.get(str(value).strip().lower(), pd.NA) if flag is pd.NA else flag
 
 
 def normalise_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    rows = rows.copy()
-    for col in STATS_COLUMNS:
-        if col not in rows.columns:
-            rows[col] = pd.NA
-    for col in NUMERIC:
-        rows[col] = pd.to_numeric(rows[col], errors="coerce").astype(float)
-    for col in TEXT:
-        rows[col] = rows[col].map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v))
-                                  or v is pd.NA else str(v))
-    for col in BOOL:
-        rows[col] = rows[col].map(_to_bool).astype(object)
-    return rows.reset_index(drop=True)
+    """harness.analysis.normalise_rows, all numbers as float (n too) and lenient flags ("1", "yes", ...)."""
+    return _normalise_rows(rows, floats=NUMERIC, to_bool=_to_bool)
 
 
 @dataclass
