@@ -36,6 +36,10 @@ class Summary:
 
 def _work(spec: RunSpec):
     """Runs in a worker: one training; never raises for a run's own failure."""
+    if spec.device.startswith("cuda"):
+        # cuBLAS picks deterministic kernels only with a fixed workspace (set before CUDA
+        # initialises); cuDNN's GRU may still differ run to run (see README).
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return spec, run_one(spec)
 
 
