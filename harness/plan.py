@@ -23,7 +23,7 @@ from .models import InputShapes, parameter_count
 from .study import ModelConfig, Study, TrainingConfig
 
 # Bump when a code change alters what a run computes (model, training loop, data reading).
-RESULT_VERSION = 1
+RESULT_VERSION = 2
 
 
 @dataclass(frozen=True)

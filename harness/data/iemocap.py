@@ -291,11 +291,15 @@ class Split:
         return self._maps[key]
 
     def _gather(self, key: str, orig: np.ndarray) -> np.ndarray:
-        """Rows ``orig`` of a memmapped array, read in sorted order, returned as asked."""
-        order = np.argsort(orig, kind="stable")
-        data = self._map(key)[orig[order]]
-        out = np.empty_like(data)
-        out[order] = data
+        """Rows ``orig`` of a memmapped array, returned as asked.
+
+        The rows are read in ascending file order, each copied straight into its place in
+        the result (one copy; a fancy-indexed read followed by a reordering made two).
+        """
+        src = self._map(key)
+        out = np.empty((len(orig),) + src.shape[1:], dtype=src.dtype)
+        for i in np.argsort(orig, kind="stable"):
+            out[i] = src[orig[i]]
         return out
 
     def batch(self, rows: np.ndarray, modalities: str,
