@@ -119,3 +119,23 @@ def test_exception_recorded_as_failed(small_data, tmp_path):
     bad = replace(spec, data=replace(spec.data, path=str(tmp_path / "gone")))
     out = train_mod.run(bad)
     assert out.result["status"] == "failed" and "gone" in out.result["error"]
+
+
+def test_nan_in_data_skipped_by_workers_still_fails_the_run(small_data, tmp_path):
+    """Workers skip the NaN scan (run-study did it); a NaN reaching training fails the run."""
+    import shutil
+
+    from harness.data.iemocap import load_fold
+    from harness.errors import DataError
+
+    data = tmp_path / "data"
+    shutil.copytree(small_data, data)
+    path = data / "fold01" / "train_audio_mfcc.npy"
+    a = np.load(path)
+    a[:, 0, 0] = np.nan
+    np.save(path, a)
+    with pytest.raises(DataError, match="train_audio_mfcc.npy"):
+        load_fold(data, 1, n_classes=7)
+    assert load_fold(data, 1, n_classes=7, check_finite=False).train.n > 0
+    out = train_mod.run(spec_for(data, modalities=["AT"]))
+    assert out.result["status"] == "failed" and "NonFiniteLoss" in out.result["error"]

@@ -390,12 +390,16 @@ def _audio_stats(path: Path, mfcc: np.ndarray, keep: np.ndarray, lengths: np.nda
     return mean, std
 
 
-def load_fold(root, fold: int, n_classes: int, audio_norm: str = "none") -> Fold:
+def load_fold(root, fold: int, n_classes: int, audio_norm: str = "none",
+              check_finite: bool = True) -> Fold:
     """Open and check one fold; see the module docstring for the format.
 
     ``audio_norm``: "none" (raw MFCCs, as the published code) or "standardize" (per-dim
     mean/std of the training split's valid frames, applied to valid frames of every split;
     padding frames become 0).
+    ``check_finite=False`` skips the NaN/inf scan of the feature arrays (a full read of
+    the fold): training workers use it because run-study has scanned every planned fold
+    before starting them. Every other check is cheap and always done.
     """
     if audio_norm not in AUDIO_NORMS:
         raise UserError(f"audio normalisation must be one of {list(AUDIO_NORMS)}, "
@@ -465,10 +469,11 @@ def load_fold(root, fold: int, n_classes: int, audio_norm: str = "none") -> Fold
                             video_seqN=np.minimum(vseq, a["video"].shape[1]), tokens=tok)
 
     # --- NaN / inf (chunked, cached per file) -------------------------------------------
-    _check_finite(emb_path, emb)
-    for split in SPLITS:
-        for key in ("audio_mfcc", "audio_prosody", "video"):
-            _check_finite(paths[split][key], arrays[split][key])
+    if check_finite:
+        _check_finite(emb_path, emb)
+        for split in SPLITS:
+            for key in ("audio_mfcc", "audio_prosody", "video"):
+                _check_finite(paths[split][key], arrays[split][key])
 
     # --- drop video_seqN == 0, audio statistics, build splits ---------------------------
     embedding = np.ascontiguousarray(emb)                     # [vocab, E] in memory
