@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 import joblib
 from tqdm.auto import tqdm
 
+from .models import attention_pairs
 from .plan import Plan, RunSpec, default_threads
 from .store import Store
 from .train import run as run_one
@@ -129,6 +130,8 @@ def execute(plan: Plan, store: Store, *, force: bool = False, quiet: bool = Fals
     ex = plan.study.execution
     specs = resolve_specs(plan, ex.device)
     todo = [s for s in specs if force or store.status(s.run_id) != "ok"]
+    # Longest runs first, so the last workers do not idle while one long run finishes.
+    todo.sort(key=_expected_cost, reverse=True)
     summary = Summary(planned=len(specs), skipped=len(specs) - len(todo))
     plan_ids = [s.run_id for s in specs]
     t0 = time.perf_counter()
@@ -144,8 +147,9 @@ def execute(plan: Plan, store: Store, *, force: bool = False, quiet: bool = Fals
                 failed: list[RunSpec] = []
                 last = attempt == ex.retries
                 try:
+                    # batch_size=1: every run is its own task, stored the moment it ends
                     parallel = joblib.Parallel(n_jobs=n_jobs, backend=None if backend == "dask" else backend,
-                                               return_as="generator_unordered")
+                                               return_as="generator_unordered", batch_size=1)
                     for spec, outcome in parallel(joblib.delayed(_work)(s) for s in todo):
                         if outcome.ok or last:
                             store.save(spec.to_dict(), outcome)
@@ -178,6 +182,14 @@ def execute(plan: Plan, store: Store, *, force: bool = False, quiet: bool = Fals
         store.write_runs_table(plan_ids)
         summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _expected_cost(spec: RunSpec) -> int:
+    """Rough relative cost of a run: audio's long sequences dominate, then text, then video;
+    each attention block costs about as much as its query modality's sequence."""
+    weight = {"A": 4, "T": 2, "V": 1}
+    return sum(weight[q] for q, _ in attention_pairs(spec.model, spec.modalities)) + \
+        sum(weight[m] for m in spec.modalities)
 
 
 def _store_lost(store: Store, spec: RunSpec, reason: str) -> None:
