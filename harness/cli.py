@@ -176,6 +176,8 @@ def cmd_report(args) -> int:
     from .report.render import build_report
 
     results = Path(args.results_dir)
+    if not results.is_dir():
+        raise UserError(f"results folder {results} does not exist.")
     reports = args.reports_dir
     if reports is None:
         try:
