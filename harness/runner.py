@@ -71,10 +71,11 @@ def backend_context(plan: Plan):
         return
     if ex.backend == "loky":
         jobs = ex.jobs
-        if ex.device == "cuda" or (ex.device == "auto" and _has_cuda()):
+        if ex.device in ("cuda", "auto") and _has_cuda():
             import torch
 
-            jobs = max(jobs, torch.cuda.device_count() * ex.runs_per_gpu)
+            # on GPUs the parallelism is runs_per_gpu per visible GPU (README)
+            jobs = torch.cuda.device_count() * ex.runs_per_gpu
         yield "loky", jobs
         return
     with _dask_client(plan) as client:
