@@ -6,7 +6,9 @@ Exit codes: 0 done, 1 the work failed (a run, a regression), 2 bad input.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
@@ -67,10 +69,10 @@ def _prepare_data(study, *, need: bool, quiet: bool):
     return iemocap.fingerprint(root, study.folds)
 
 
-def _load_study(args, overrides=None):
+def _load_study(args):
     from .study import load_study
 
-    return load_study(args.study, overrides=overrides)
+    return load_study(args.study)
 
 
 def _print_plan(plan, quiet=False) -> None:
@@ -106,15 +108,12 @@ def cmd_run_study(args) -> int:
     from .plan import make_plan
     from .runner import execute
     from .store import Store
-    from .study import dump_study
-
-    overrides = None
+    study = _load_study(args)
     if args.jobs:  # --jobs N > 1 on a sequential study means: run N at once on this machine
-        overrides = {"execution": {"jobs": args.jobs}}
-        raw_backend = _load_study(args).execution.backend
-        if args.jobs > 1 and raw_backend == "sequential":
-            overrides["execution"]["backend"] = "loky"
-    study = _load_study(args, overrides)
+        backend = study.execution.backend
+        if args.jobs > 1 and backend == "sequential":
+            backend = "loky"
+        study = replace(study, execution=replace(study.execution, jobs=args.jobs, backend=backend))
     if args.dry_run:
         _prepare_data(study, need=False, quiet=args.quiet)
         _print_plan(make_plan(study))
@@ -150,21 +149,26 @@ def _yaml(d) -> str:
     return yaml.safe_dump(d, sort_keys=False)
 
 
-def _stats_and_report(results_dir: Path, reports_dir: Path, quiet: bool) -> None:
+def _analyze(results_dir):
+    """Run the study's statistics and write stats.csv/json into its results folder."""
     from . import analysis
-    from .report.render import build_report
 
     stats = analysis.analyze(results_dir)
     analysis.write_stats(stats, results_dir)
-    path = build_report(results_dir, reports_dir, stats=stats)
+    return stats
+
+
+def _stats_and_report(results_dir: Path, reports_dir: Path, quiet: bool) -> None:
+    from .report.render import build_report
+
+    path = build_report(results_dir, reports_dir, stats=_analyze(results_dir))
     _print(f"report: {path}", quiet)
 
 
 def cmd_stats(args) -> int:
     from . import analysis
 
-    stats = analysis.analyze(args.results_dir)
-    analysis.write_stats(stats, args.results_dir)
+    stats = _analyze(args.results_dir)
     _print(analysis.format_summary(stats), args.quiet)
     _print(f"wrote {Path(args.results_dir) / 'stats.csv'} and stats.json", args.quiet)
     return 0
@@ -264,6 +268,9 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("harness: interrupted. Finished runs are kept; run the same command again to "
               "resume.", file=sys.stderr)

@@ -35,8 +35,9 @@ def baseline_frame(results_dir: str | Path) -> pd.DataFrame:
     runs = read_runs_table(results_dir)
     study = _study_name(results_dir)
     runs = runs[runs["status"].notna()].copy()
-    runs["test_correct"] = (runs["test_accuracy"] * _n_test(results_dir, runs)).round()
-    runs["dev_correct"] = (runs["dev_accuracy"] * _n_dev(results_dir, runs)).round()
+    sizes = _split_sizes(results_dir, runs)
+    runs["test_correct"] = (runs["test_accuracy"] * sizes["test"]).round()
+    runs["dev_correct"] = (runs["dev_accuracy"] * sizes["dev"]).round()
     runs["level"] = "run"
     ok = runs[runs["status"] == "ok"]
     config = (ok.groupby(["model", "modalities"], sort=False)[METRICS].mean().reset_index())
@@ -61,26 +62,18 @@ def _study_name(results_dir) -> str:
         return Path(results_dir).name
 
 
-def _split_sizes(results_dir, runs, split) -> pd.Series:
-    """Utterances per run in a split (from the confusion matrix of result.json)."""
+def _split_sizes(results_dir, runs) -> pd.DataFrame:
+    """Test and dev utterances per run, from each run's result.json (read once)."""
     import json
 
     sizes = []
     for run_id in runs["run_id"]:
         try:
-            r = json.loads((Path(results_dir) / "runs" / str(run_id) / "result.json").read_text())
-            sizes.append(r["metrics"][split]["n"])
+            m = json.loads((Path(results_dir) / "runs" / str(run_id) / "result.json").read_text())["metrics"]
+            sizes.append((m["test"]["n"], m["dev"]["n"]))
         except (OSError, KeyError, TypeError, ValueError):
-            sizes.append(np.nan)
-    return pd.Series(sizes, index=runs.index, dtype=float)
-
-
-def _n_test(results_dir, runs):
-    return _split_sizes(results_dir, runs, "test")
-
-
-def _n_dev(results_dir, runs):
-    return _split_sizes(results_dir, runs, "dev")
+            sizes.append((np.nan, np.nan))
+    return pd.DataFrame(sizes, index=runs.index, columns=["test", "dev"], dtype=float)
 
 
 def read_baseline(path: str | Path) -> pd.DataFrame:
