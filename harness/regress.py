@@ -1,9 +1,11 @@
-"""Compare a study's results table with a committed baseline; name every cell that moved.
+"""Compare a study's results with a committed baseline; name every cell that moved.
 
 The baseline is a small CSV, sorted, one row per run (level "run": model, modalities, fold,
 seed) and one per configuration (level "config": the mean over its runs), readable in a
 code review. Counts (epochs, best epoch, correct test/dev predictions) are compared
-exactly; metric fractions within `atol`.
+exactly; metric fractions within `atol`. The current side is what is in runs/ (read and
+checked by `harness.table`), never the runs.csv view: an edited result.json is seen, and a
+run whose files disagree is a regression (it is left out, and the disagreement printed).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import table
 from .errors import UserError
-from .store import atomic_write_text, read_runs_table, sort_runs
+from .io import atomic_write_text
 
 KEY = ["level", "model", "modalities", "fold", "seed"]
-EXACT = ["status", "epochs", "best_epoch", "test_correct", "dev_correct"]
+COUNTS = ["epochs", "best_epoch", "test_correct", "dev_correct"]
+EXACT = ["status"] + COUNTS
 METRICS = [f"{s}_{m}" for s in ("test", "dev") for m in
            ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1")]
 COLUMNS = KEY + ["study"] + EXACT + METRICS
@@ -30,50 +34,33 @@ COLUMNS = KEY + ["study"] + EXACT + METRICS
 DEFAULT_ATOL = 1e-6
 
 
-def baseline_frame(results_dir: str | Path) -> pd.DataFrame:
+def baseline_frame(folder: table.ResultsFolder) -> pd.DataFrame:
     """The baseline rows for a results folder: every run, then configuration means."""
-    runs = read_runs_table(results_dir)
-    study = _study_name(results_dir)
-    runs = runs[runs["status"].notna()].copy()
-    sizes = _split_sizes(results_dir, runs)
-    runs["test_correct"] = (runs["test_accuracy"] * sizes["test"]).round()
-    runs["dev_correct"] = (runs["dev_accuracy"] * sizes["dev"]).round()
+    models = folder.study.models if folder.study is not None else ()
+    runs = folder.runs.copy()
+    dev_n = [((folder.result(r) or {}).get("metrics") or {}).get("dev", {}).get("n")
+             for r in runs["run_id"]]
+    runs["test_correct"] = (runs["test_accuracy"] * runs["n_test"]).round()
+    runs["dev_correct"] = (runs["dev_accuracy"] * pd.to_numeric(pd.Series(dev_n, index=runs.index,
+                                                                          dtype=object))).round()
     runs["level"] = "run"
     ok = runs[runs["status"] == "ok"]
     config = (ok.groupby(["model", "modalities"], sort=False)[METRICS].mean().reset_index())
     config["level"] = "config"
     config["status"] = "ok"
-    frame = pd.concat([sort_runs(runs), sort_runs(config.assign(fold=np.nan, seed=np.nan))],
+    frame = pd.concat([table.sort_runs(runs, models),
+                       table.sort_runs(config.assign(fold=np.nan, seed=np.nan), models)],
                       ignore_index=True)
-    frame["study"] = study
+    frame["study"] = _study_name(folder)
     frame = frame.reindex(columns=COLUMNS)
     frame[METRICS] = frame[METRICS].astype(float).round(6)
-    for c in ["fold", "seed", "epochs", "best_epoch", "test_correct", "dev_correct"]:
+    for c in ["fold", "seed"] + COUNTS:
         frame[c] = frame[c].astype("Int64")
     return frame
 
 
-def _study_name(results_dir) -> str:
-    import yaml
-
-    try:
-        return yaml.safe_load((Path(results_dir) / "study.yaml").read_text())["name"]
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
-        return Path(results_dir).name
-
-
-def _split_sizes(results_dir, runs) -> pd.DataFrame:
-    """Test and dev utterances per run, from each run's result.json (read once)."""
-    import json
-
-    sizes = []
-    for run_id in runs["run_id"]:
-        try:
-            m = json.loads((Path(results_dir) / "runs" / str(run_id) / "result.json").read_text())["metrics"]
-            sizes.append((m["test"]["n"], m["dev"]["n"]))
-        except (OSError, KeyError, TypeError, ValueError):
-            sizes.append((np.nan, np.nan))
-    return pd.DataFrame(sizes, index=runs.index, columns=["test", "dev"], dtype=float)
+def _study_name(folder: table.ResultsFolder) -> str:
+    return folder.study.name if folder.study is not None else folder.dir.name
 
 
 def read_baseline(path: str | Path) -> pd.DataFrame:
@@ -94,7 +81,7 @@ def read_baseline(path: str | Path) -> pd.DataFrame:
         raise UserError(f"baseline {path}: column 'level' must be 'run' or 'config'; found {sorted(bad)}.")
     try:
         df[METRICS] = df[METRICS].astype(float)
-        for c in ["fold", "seed", "epochs", "best_epoch", "test_correct", "dev_correct"]:
+        for c in ["fold", "seed"] + COUNTS:
             df[c] = df[c].astype("Int64")
     except (ValueError, TypeError) as exc:
         raise UserError(f"baseline {path} has a non-numeric value in a numeric column: {exc}") from None
@@ -122,9 +109,20 @@ def compare(baseline: pd.DataFrame, current: pd.DataFrame, atol: float) -> pd.Da
             diff = ""
             if col not in ("status",) and pd.notna(o_val) and pd.notna(n_val):
                 diff = f"{float(n_val) - float(o_val):+.6g}"
-            rows.append((*key, col, o_val, n_val, diff))
+            rows.append((*key, col, _cell(col, o_val), _cell(col, n_val), diff))
     out = pd.DataFrame(rows, columns=KEY + ["column", "old", "new", "difference"])
     return out
+
+
+def _cell(col: str, value) -> str:
+    """A value as printed: counts as integers (146, not 146.000000), metrics to 6 places."""
+    if pd.isna(value):
+        return "(none)"
+    if col in COUNTS:
+        return str(int(value))
+    if col in METRICS:
+        return f"{float(value):.6f}"
+    return str(value)
 
 
 def _fmt_key(df: pd.DataFrame) -> pd.DataFrame:
@@ -140,38 +138,50 @@ def regress(results_dir, baseline_path, *, update: bool = False, atol: float | N
     atol = DEFAULT_ATOL if atol is None else atol
     if atol < 0:
         raise UserError(f"--atol must be a non-negative number. Got {atol} instead.")
-    current = baseline_frame(results_dir)
+    folder = table.load(results_dir)
+    current = baseline_frame(folder)
     baseline_path = Path(baseline_path)
     if update:
-        changes = None
-        if baseline_path.is_file():
-            try:
-                changes = compare(read_baseline(baseline_path), current, atol=0)
-            except UserError:
-                changes = None
-        baseline_path.parent.mkdir(parents=True, exist_ok=True)
-        buf = io.StringIO()
-        current.to_csv(buf, index=False, float_format="%.6f", lineterminator="\n")
-        atomic_write_text(baseline_path, buf.getvalue())
-        if not quiet:
-            what = ("new baseline" if changes is None else
-                    f"{len(changes)} cell(s) changed" if len(changes) else "no cell changed")
-            print(f"wrote {baseline_path} ({len(current)} rows; {what})")
-            if changes is not None and len(changes):
-                print(_fmt_key(changes).to_string(index=False))
-        return 0
+        if folder.problems:
+            raise UserError(f"{folder.dir} is not written as a baseline: its files disagree:\n  "
+                            + "\n  ".join(folder.problems))
+        return _update(current, baseline_path, quiet)
     baseline = read_baseline(baseline_path)
-    studies = set(baseline["study"].dropna()) - {_study_name(results_dir)}
+    studies = set(baseline["study"].dropna()) - {_study_name(folder)}
     if studies:
         raise UserError(f"baseline {baseline_path} is for study {sorted(studies)[0]!r}, but "
-                        f"{results_dir} holds study {_study_name(results_dir)!r}.")
+                        f"{results_dir} holds study {_study_name(folder)!r}.")
     moved = compare(baseline, current, atol)
-    if moved.empty:
+    for problem in folder.problems:  # such a run is left out: it shows as a missing row too
+        print(f"regress: {problem}", file=sys.stderr)
+    if moved.empty and not folder.problems:
         if not quiet:
             print(f"regress: all {len(baseline)} rows of {baseline_path} hold "
                   f"(metrics within atol={atol:g}, counts exact).")
         return 0
-    print(f"regress: {len(moved)} cell(s) moved beyond atol={atol:g} against {baseline_path}:",
-          file=sys.stderr)
-    print(_fmt_key(moved).to_string(index=False), file=sys.stderr)
+    if not moved.empty:
+        print(f"regress: {len(moved)} cell(s) moved beyond atol={atol:g} against {baseline_path}:",
+              file=sys.stderr)
+        print(_fmt_key(moved).to_string(index=False), file=sys.stderr)
     return 1
+
+
+def _update(current: pd.DataFrame, baseline_path: Path, quiet: bool) -> int:
+    """Write the baseline; say which cells changed against the previous one."""
+    changes = None
+    if baseline_path.is_file():
+        try:
+            changes = compare(read_baseline(baseline_path), current, atol=0)
+        except UserError:
+            changes = None
+    baseline_path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    current.to_csv(buf, index=False, float_format="%.6f", lineterminator="\n")
+    atomic_write_text(baseline_path, buf.getvalue())
+    if not quiet:
+        what = ("new baseline" if changes is None else
+                f"{len(changes)} cell(s) changed" if len(changes) else "no cell changed")
+        print(f"wrote {baseline_path} ({len(current)} rows; {what})")
+        if changes is not None and len(changes):
+            print(_fmt_key(changes).to_string(index=False))
+    return 0

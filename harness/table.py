@@ -123,6 +123,26 @@ def load(results_dir: str | os.PathLike, *, check: bool = True) -> ResultsFolder
         notes.append(f"{root / 'plan.json'} is missing: every folder in runs/ is taken as planned.")
     run_ids, planned = _run_ids(root, plan, notes)
     max_epochs = study.training.max_epochs if study is not None else None
+    rows, results, problems, excluded = _collect(root, run_ids, max_epochs, planned, check)
+    missing = len(run_ids) - len(rows) - excluded
+    if plan is not None and missing > 0:
+        notes.append(f"{missing} of {len(run_ids)} planned run(s) have no result.json yet.")
+    if excluded:
+        notes.append(f"{excluded} run(s) left out of the runs table because their files "
+                     "disagree (see problems).")
+    runs = _frame(rows, study.models if study is not None else ())
+    return ResultsFolder(root, study, text, runs, plan, tuple(problems), tuple(notes),
+                         fingerprint, results)
+
+
+def runs_frame(results_dir: str | os.PathLike, run_ids, models=()) -> pd.DataFrame:
+    """The runs table of `run_ids` alone (no study.yaml, no checks): the runs.csv view."""
+    rows = _collect(Path(results_dir), [str(r) for r in run_ids], None, {}, check=False)[0]
+    return _frame(rows, models or list(dict.fromkeys(r["model"] for r in rows)))  # plan order
+
+
+def _collect(root: Path, run_ids, max_epochs, planned: dict, check: bool):
+    """(rows, results by run id, problems, number of runs left out) of the finished runs."""
     rows, results, problems, excluded = [], {}, [], 0
     for run_id in run_ids:
         run_dir = root / "runs" / run_id
@@ -135,15 +155,7 @@ def load(results_dir: str | os.PathLike, *, check: bool = True) -> ResultsFolder
             continue
         results[run_id] = result
         rows.append(_row(run_id, result, _n_train(run_dir)))
-    missing = len(run_ids) - len(rows) - excluded
-    if plan is not None and missing > 0:
-        notes.append(f"{missing} of {len(run_ids)} planned run(s) have no result.json yet.")
-    if excluded:
-        notes.append(f"{excluded} run(s) left out of the runs table because their files "
-                     "disagree (see problems).")
-    runs = _frame(rows, study.models if study is not None else ())
-    return ResultsFolder(root, study, text, runs, plan, tuple(problems), tuple(notes),
-                         fingerprint, results)
+    return rows, results, problems, excluded
 
 
 # --- study.yaml and plan.json ------------------------------------------------------------------
@@ -381,11 +393,17 @@ def _frame(rows: list[dict], models) -> pd.DataFrame:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     df["device"] = df["device"].astype(object)
     df["error"] = df["error"].astype(object)
+    return sort_runs(df, models)
+
+
+def sort_runs(df: pd.DataFrame, models=()) -> pd.DataFrame:
+    """Rows in `models` order (others after, by name), then A..AVT, fold, seed."""
     if df.empty:
-        return df
+        return df.reset_index(drop=True)
     model_order = {m: i for i, m in enumerate(list(models) + sorted(set(df["model"]) - set(models)))}
     combo_order = {c: i for i, c in enumerate(ALL_COMBINATIONS)}
     order = df.assign(_m=df["model"].map(model_order),
                       _c=df["modalities"].map(combo_order).fillna(len(combo_order)))
-    order = order.sort_values(["_m", "_c", "fold", "seed", "run_id"], kind="stable")
+    keys = [k for k in ("_m", "_c", "fold", "seed", "run_id") if k in order.columns]
+    order = order.sort_values(keys, kind="stable")
     return order.drop(columns=["_m", "_c"]).reset_index(drop=True)
