@@ -322,7 +322,7 @@ def _run_rows(family, metric, a, b, pairs: pd.DataFrame, cfg: dict, ratio: float
     rows.append(r)
 
     r = _row(test="corrected_resampled_t", n=n, **base)
-    res, err = _safe(S.corrected_resampled_t, sa, sb, ratio) if n >= 2 else (None, few)
+    res, err = _safe(S.corrected_resampled_t, [sb - sa], 1.0, ratio) if n >= 2 else (None, few)  # interim
     if res:
         _fill(r, res, f"Nadeau-Bengio variance factor 1/J + {ratio:.3g} (n_test/n_train)", res.note)
     _add_note(r, err)

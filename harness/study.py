@@ -8,23 +8,25 @@ found (with the closest valid name when a name is misspelled).
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import StudyError
+from .models.registry import (KERNEL_SETTINGS, MODELS, builtin_names, min_modalities,
+                              model_names)
+from .models.shapes import MODALITY_ORDER
 
-MODALITY_ORDER = "AVT"
 ALL_COMBINATIONS = ("A", "V", "T", "AV", "AT", "VT", "AVT")
-MODEL_NAMES = ("self", "cross", "cross_self", "self_nosp", "cross_nosp")
-# Models built on cross-modal attention are undefined for one modality.
-NEEDS_TWO_MODALITIES = frozenset({"cross", "cross_self", "cross_nosp"})
+# Derived from the model registry (harness.models.registry); kept for older imports.
+MODEL_NAMES = builtin_names()
+NEEDS_TWO_MODALITIES = frozenset(m for m in MODEL_NAMES if min_modalities(m) >= 2)
 IEMOCAP_CLASSES = ("angry", "excited", "happy", "sad", "frustrated", "surprise", "neutral")
-DATA_FORMATS = ("iemocap_yoon", "synthetic")
 SYNTHETIC_PRESETS = ("small", "iemocap")
 
 
@@ -33,13 +35,14 @@ SYNTHETIC_PRESETS = ("small", "iemocap")
 
 @dataclass(frozen=True)
 class DataConfig:
-    format: str = "iemocap_yoon"  # iemocap_yoon | synthetic
-    path: str = ""  # data root holding fold01..fold05; $ENV and ~ expanded
+    format: str = "iemocap_yoon"  # a registered format: iemocap_yoon | synthetic | mmsa
+    path: str = ""  # the data (folder or file, per format); $ENV and ~ expanded
     preset: str = "small"  # synthetic only: small | iemocap
     utterances: int | None = None  # synthetic only: corpus size (None: the preset's)
     seed: int = 0  # synthetic only: generator seed
     classes: tuple[str, ...] = IEMOCAP_CLASSES  # class names in label-id order
     audio_norm: str = "none"  # none (published code) | standardize (train statistics)
+    labels: str = ""  # mmsa only: acc2 (default) | acc2_nonzero | acc7 | classification_labels
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,27 @@ class ModelConfig:
     audio_conv_channels: int | None = None  # None: frames // 2 (1000 -> 500, the paper)
     video_conv_channels: int | None = None  # None: round(frames * 25 / 32) (32 -> 25)
     proj_dim: int = 60  # linear layer between pooling and classifier
+    # auto | harness | torch: the attention/GRU implementation. 'harness' = CPU kernels
+    # (own dropout stream), 'torch' = nn modules; auto -> harness on CPU, torch on CUDA,
+    # resolved from execution.device before planning and recorded in the run id.
+    kernels: str = "auto"
+
+
+@dataclass(frozen=True)
+class UserModel:
+    """A model given by import path in the study's `models` mapping."""
+
+    import_path: str  # module:callable, importable where runs execute
+    params: dict = field(default_factory=dict)  # keyword arguments for the callable
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One declared comparison: estimate = b - a, on `on` (None: every shared combination)."""
+
+    a: str
+    b: str
+    on: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +94,7 @@ class ClusterConfig:
     kind: str = "local"  # local | address | slurm
     address: str | None = None  # scheduler address when kind == address
     workers: int | None = None  # local: worker processes; slurm: jobs to scale to
-    threads_per_worker: int = 1
+    threads_per_worker: int = 1  # runs at once in each dask worker process
     memory: str = "8GB"  # slurm: per job
     cores: int = 1  # slurm: per job
     walltime: str = "04:00:00"  # slurm
@@ -81,9 +105,11 @@ class ClusterConfig:
 
 @dataclass(frozen=True)
 class ExecutionConfig:
-    backend: str = "sequential"  # sequential | loky | dask
+    backend: str = "auto"  # auto (loky when jobs > 1, else sequential) | sequential | loky | dask
     jobs: int = 1  # parallel runs (loky workers, dask tasks in flight)
-    threads_per_job: int | None = None  # torch threads per run; None: cores // jobs
+    # torch threads per run. 1 whatever the machine: a CPU run's numbers depend on its thread
+    # count (measured), and more threads than free cores collapse under load (OpenMP).
+    threads_per_job: int = 1
     device: str = "auto"  # auto | cpu | cuda
     runs_per_gpu: int = 1  # with cuda: runs sharing one GPU
     retries: int = 0  # extra attempts for failed runs within one invocation
@@ -91,10 +117,20 @@ class ExecutionConfig:
 
 
 @dataclass(frozen=True)
+class PrimaryConfig:
+    """The pre-registered primary analysis: the headline verdicts come from this test alone."""
+
+    metric: str = "balanced_accuracy"  # the paper's WA
+    unit: str = "fold"  # run | fold: per-fold means, the generalisation unit
+    test: str = "paired_t"  # a test of harness.stats.registry giving a difference verdict
+
+
+@dataclass(frozen=True)
 class StatsConfig:
     alpha: float = 0.05
     correction: str = "holm"  # holm | fdr_bh
     equivalence_margin: float = 0.01  # accuracy fraction: one point
+    primary: PrimaryConfig = field(default_factory=PrimaryConfig)
 
 
 @dataclass(frozen=True)
@@ -118,6 +154,8 @@ class Study:
     report: ReportConfig
     source: str = ""  # the file it came from
     model_modalities: dict = field(default_factory=dict)  # model -> its own combinations
+    user_models: dict = field(default_factory=dict)  # name -> UserModel (import path, params)
+    comparisons: tuple = ()  # Comparison, ...; empty: the paper's families
 
     @property
     def data_path(self) -> Path:
@@ -137,9 +175,15 @@ class Study:
     def combinations_for(self, model: str) -> tuple[str, ...]:
         """Modality combinations this model runs on (cross models skip uni-modal ones)."""
         combos = self.requested_combinations(model)
-        if model in NEEDS_TWO_MODALITIES:
-            return tuple(m for m in combos if len(m) >= 2)
-        return combos
+        least = 1 if model in self.user_models else min_modalities(model)
+        return tuple(m for m in combos if len(m) >= least)
+
+    def comparison_combinations(self, c: Comparison) -> tuple[str, ...]:
+        """Combinations a declared comparison covers: `on`, or every one both models have."""
+        if c.on is not None:
+            return c.on
+        shared = set(self.combinations_for(c.a)) & set(self.combinations_for(c.b))
+        return tuple(m for m in ALL_COMBINATIONS if m in shared)
 
     def all_combinations(self) -> tuple[str, ...]:
         used = {c for m in self.models for c in self.combinations_for(m)}
@@ -149,8 +193,17 @@ class Study:
         d = asdict(self)
         d.pop("source")
         own = d.pop("model_modalities")
-        if own:  # written back in the mapping form it came in
+        user = d.pop("user_models")
+        if own or user:  # written back in the mapping form it came in
             d["models"] = {m: list(own[m]) if m in own else None for m in self.models}
+            for m, u in self.user_models.items():
+                d["models"][m] = {"import": u.import_path,
+                                  **({"modalities": list(own[m])} if m in own else {}),
+                                  **({"params": u.params} if u.params else {})}
+        comparisons = d.pop("comparisons")
+        if comparisons:
+            d["comparisons"] = [{"a": c.a, "b": c.b, **({"on": list(c.on)} if c.on else {})}
+                                for c in self.comparisons]
         return _plain(d)
 
 
@@ -267,7 +320,7 @@ def expand_path(value: str) -> str:
     if missing:
         raise StudyError(
             f"environment variable ${missing[0]} used in data.path ({value!r}) is not set. "
-            f"Set it to the folder holding fold01..fold05, e.g. export {missing[0]}=/data/iemocap."
+            f"Set it to the data's location, e.g. export {missing[0]}=/data/iemocap."
         )
     return os.path.expanduser(os.path.expandvars(value))
 
@@ -280,9 +333,9 @@ def normalise_combination(text: str) -> str:
     return "".join(c for c in MODALITY_ORDER if c in letters)
 
 
-def _id_list(ctx, key, value, what):
-    """A positive count n -> (1..n), or a list of distinct non-negative integers."""
-    allowed = f"a list of distinct non-negative integers or a positive count of {what}"
+def _id_list(ctx, key, value, what, minimum=0):
+    """A positive count n -> (1..n), or a list of distinct integers >= minimum."""
+    allowed = f"a positive count of {what} or a list of distinct integers >= {minimum}"
     if isinstance(value, bool):
         raise ctx.fail(key, allowed, value)
     if isinstance(value, int):
@@ -292,7 +345,7 @@ def _id_list(ctx, key, value, what):
     if not isinstance(value, list) or not value:
         raise ctx.fail(key, allowed, value)
     for v in value:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
             raise ctx.fail(key, allowed, v)
     if len(set(value)) != len(value):
         raise ctx.fail(key, allowed + " (no repeats)", value)
@@ -303,7 +356,7 @@ def _id_list(ctx, key, value, what):
 
 TOP_KEYS = (
     "name", "data", "models", "modalities", "folds", "seeds",
-    "training", "model", "execution", "stats", "report",
+    "training", "model", "execution", "stats", "report", "comparisons",
 )
 
 
@@ -321,6 +374,9 @@ def load_study(path: str | os.PathLike, overrides: dict | None = None) -> Study:
         raise StudyError(f"{path}: invalid YAML{where}: {problem}.") from None
     except UnicodeDecodeError:
         raise StudyError(f"{path}: not a text (UTF-8) YAML file.") from None
+    if raw is None:
+        raise StudyError(f"{path}: the study file is empty. It needs at least the keys name, "
+                         "data, models, folds and seeds (see README, 'The study file, key by key').")
     return parse_study(raw, source=str(path), overrides=overrides)
 
 
@@ -342,12 +398,12 @@ def parse_study(raw: Any, source: str = "<study>", overrides: dict | None = None
         raise ctx.fail("name", "a folder-safe name (letters, digits, '_', '-', '.')", name)
 
     data = _parse_data(ctx, _section(ctx, raw, "data"))
-    models, own = _parse_models(ctx, raw["models"])
+    models, own, user = _parse_models(ctx, raw["models"])
     modalities = _parse_modalities(ctx, raw.get("modalities", "all"), "modalities")
-    own = {m: _parse_modalities(ctx, v, f"models.{m}") for m, v in own.items() if v is not None}
-    folds = _id_list(ctx, "folds", raw["folds"], "folds")
-    if 0 in folds:
-        raise ctx.fail("folds", "fold numbers starting at 1 (fold01 is fold 1)", list(folds))
+    own = {m: _parse_modalities(ctx, v, f"models.{m}" + (".modalities" if m in user else ""))
+           for m, v in own.items() if v is not None}
+    folds = _id_list(ctx, "folds", raw["folds"], "folds (fold numbers start at 1)", minimum=1)
+    _check_folds_for_data(ctx, data, folds)
     seeds = _id_list(ctx, "seeds", raw["seeds"], "seeds")
 
     training = _build(ctx, TrainingConfig, _section(ctx, raw, "training"), "training", {
@@ -368,6 +424,7 @@ def parse_study(raw: Any, source: str = "<study>", overrides: dict | None = None
         "audio_conv_channels": lambda k, v: _int(ctx, k, v, 1, allow_none=True),
         "video_conv_channels": lambda k, v: _int(ctx, k, v, 1, allow_none=True),
         "proj_dim": lambda k, v: _int(ctx, k, v, 1),
+        "kernels": lambda k, v: _choice(ctx, k, v, KERNEL_SETTINGS),
     })
     if (2 * model.hidden) % model.heads:
         raise ctx.fail("model.heads", f"a divisor of 2*hidden = {2 * model.hidden}", model.heads)
@@ -376,6 +433,7 @@ def parse_study(raw: Any, source: str = "<study>", overrides: dict | None = None
         "alpha": lambda k, v: _float(ctx, k, v, 0, 0.5, low_open=True),
         "correction": lambda k, v: _choice(ctx, k, v, ("holm", "fdr_bh")),
         "equivalence_margin": lambda k, v: _float(ctx, k, v, 0, 1, low_open=True),
+        "primary": lambda k, v: _parse_primary(ctx, k, v),
     })
     report = _build(ctx, ReportConfig, _section(ctx, raw, "report"), "report", {
         "paper_values": lambda k, v: _choice(ctx, k, v, ("auto", "always", "never")),
@@ -384,7 +442,8 @@ def parse_study(raw: Any, source: str = "<study>", overrides: dict | None = None
 
     study = Study(name=name, data=data, models=models, modalities=modalities, folds=folds,
                   seeds=seeds, training=training, model=model, execution=execution,
-                  stats=stats, report=report, source=source, model_modalities=own)
+                  stats=stats, report=report, source=source, model_modalities=own,
+                  user_models=user)
     for m in models:
         if not study.combinations_for(m):
             raise StudyError(
@@ -392,10 +451,14 @@ def parse_study(raw: Any, source: str = "<study>", overrides: dict | None = None
                 f"its combinations are only uni-modal: {list(study.requested_combinations(m))}. "
                 f"Add a combination such as AV or AVT, or remove '{m}' from 'models'."
             )
-    return study
+    comparisons = _parse_comparisons(ctx, raw.get("comparisons"), study)
+    return replace(study, comparisons=comparisons) if comparisons else study
 
 
 def _parse_data(ctx: _Ctx, raw: dict) -> DataConfig:
+    """The data section; which keys a format reads comes from its corpus registry entry."""
+    from .data.corpus import CORPORA
+
     def classes(key, v):
         if not isinstance(v, list) or len(v) < 2 or not all(isinstance(c, str) and c for c in v):
             raise ctx.fail(key, "a list of at least two class names in label-id order", v)
@@ -405,43 +468,166 @@ def _parse_data(ctx: _Ctx, raw: dict) -> DataConfig:
 
     def path(key, v):
         if not isinstance(v, str) or not v.strip():
-            raise ctx.fail(key, "a folder path (environment variables such as $IEMOCAP_DIR allowed)", v)
+            raise ctx.fail(key, "a path (environment variables such as $IEMOCAP_DIR allowed)", v)
         return v  # expanded when used (Study.data_path), so validate works without the data
 
     data = _build(ctx, DataConfig, raw, "data", {
-        "format": lambda k, v: _choice(ctx, k, v, DATA_FORMATS),
+        "format": lambda k, v: _choice(ctx, k, v, tuple(CORPORA)),
         "path": path,
         "preset": lambda k, v: _choice(ctx, k, v, SYNTHETIC_PRESETS),
         "utterances": lambda k, v: _int(ctx, k, v, 50, allow_none=True),
         "seed": lambda k, v: _int(ctx, k, v, 0),
         "classes": classes,
         "audio_norm": lambda k, v: _choice(ctx, k, v, ("none", "standardize")),
+        "labels": lambda k, v: _str(ctx, k, v, "a label rule name"),
     })
+    entry = CORPORA[data.format]
     if not data.path:
-        raise StudyError(f"{ctx.source}: missing required key 'data.path' (the folder holding fold01..fold05).")
-    return data
+        raise StudyError(f"{ctx.source}: missing required key 'data.path' ({entry.path_hint}).")
+    # A key of another format is an error unless it holds its default (a resolved study.yaml
+    # lists every key, and must read back).
+    for key in ("preset", "utterances", "seed", "audio_norm", "labels"):
+        if key in raw and key not in entry.options and not (key == "labels" and entry.labels) \
+                and getattr(data, key) != getattr(DataConfig(), key):
+            raise StudyError(f"{ctx.source}: key 'data.{key}' does not apply to data.format "
+                             f"'{data.format}' (its keys: format, path, classes"
+                             f"{''.join(', ' + o for o in entry.options)}"
+                             f"{', labels' if entry.labels else ''}). Remove it.")
+    return _data_labels_and_classes(ctx, raw, data, entry)
 
 
-def _parse_models(ctx: _Ctx, value) -> tuple[tuple[str, ...], dict]:
-    """A list of model names, or a mapping name -> its own combinations (null: 'modalities')."""
-    own = {}
+def _data_labels_and_classes(ctx: _Ctx, raw: dict, data: DataConfig, entry) -> DataConfig:
+    """Resolve data.labels (the format's default rule) and the classes the rule implies."""
+    labels = data.labels
+    if entry.labels:
+        labels = _choice(ctx, "data.labels", labels or entry.labels[0], entry.labels)
+    classes = data.classes
+    if entry.default_classes is not None:
+        want = entry.default_classes(replace(data, labels=labels))
+        if "classes" not in raw:
+            classes = want
+        elif len(classes) != len(want):
+            rule = f" with data.labels {labels}" if labels else ""
+            raise ctx.fail("data.classes", f"{len(want)} class names for data.format "
+                           f"{data.format}{rule} (default {list(want)})", list(classes))
+    return replace(data, labels=labels, classes=classes)
+
+
+def _str(ctx, key, value, allowed):
+    if not isinstance(value, str):
+        raise ctx.fail(key, allowed, value)
+    return value
+
+
+def _check_folds_for_data(ctx: _Ctx, data: DataConfig, folds: tuple[int, ...]) -> None:
+    """A corpus with one fixed train/dev/test split has exactly one fold: 1."""
+    from .data.corpus import CORPORA
+
+    if CORPORA[data.format].fixed_split and folds != (1,):
+        raise ctx.fail("folds", f"1 for data.format {data.format} (one fixed train/valid/test "
+                       f"split: the seeds carry the design)", list(folds))
+
+
+def _parse_models(ctx: _Ctx, value) -> tuple[tuple[str, ...], dict, dict]:
+    """A list of model names, or a mapping name -> its own combinations (null: 'modalities')
+    or, for a model of the user's, -> {import: module:callable, modalities, params}."""
+    own, user = {}, {}
     if isinstance(value, dict):
         own = dict(value)
         value = list(value)
     if isinstance(value, str):
         value = [value]
+    known = model_names()
     if not isinstance(value, list) or not value:
-        raise ctx.fail("models", f"a non-empty list drawn from {', '.join(MODEL_NAMES)} (or a "
-                       "mapping from those names to their modality combinations)", value)
+        raise ctx.fail("models", f"a non-empty list drawn from {', '.join(known)} (or a mapping "
+                       "from model names to their modality combinations or to "
+                       "{import: module:callable})", value)
     for m in value:
-        if m not in MODEL_NAMES:
+        if isinstance(own.get(m), dict):
+            user[m] = _parse_user_model(ctx, m, own[m])
+            own[m] = own[m].get("modalities")
+        elif m not in known:
             raise StudyError(
-                f"{ctx.source}: unknown model {m!r} in 'models'.{_suggest(m, MODEL_NAMES)} "
-                f"Allowed: {', '.join(MODEL_NAMES)}."
+                f"{ctx.source}: unknown model {m!r} in 'models'.{_suggest(m, known)} "
+                f"Allowed: {', '.join(known)}, or a model of your own given as "
+                f"'{m}: {{import: module:callable}}'."
             )
     if len(set(value)) != len(value):
         raise ctx.fail("models", "a list without repeats", value)
-    return tuple(value), own
+    return tuple(value), own, user
+
+
+def _parse_user_model(ctx: _Ctx, name, raw: dict) -> UserModel:
+    """models.<name>: {import: module:callable, modalities: [...], params: {...}}."""
+    key = f"models.{name}"
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", name):
+        raise ctx.fail("models", "model names made of letters, digits, '_', '-', '.' "
+                       "(starting with a letter)", name)
+    if name in MODELS:
+        raise StudyError(f"{ctx.source}: key 'models.{name}' is a mapping, but '{name}' is a "
+                         f"built-in model (built-ins: {', '.join(model_names())}): give a built-in "
+                         f"its combinations as a list ({name}: [AVT]), and a model of your own "
+                         "with 'import' a name that is not a built-in's.")
+    _check_keys(ctx, raw, ("import", "modalities", "params"), key)
+    path = raw.get("import")
+    if not isinstance(path, str) or not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", path):
+        raise ctx.fail(f"{key}.import", "'module:callable' (e.g. mypkg.fusion:LateFusion)", path)
+    params = raw.get("params") or {}
+    if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+        raise ctx.fail(f"{key}.params", "a mapping of keyword arguments for the callable", params)
+    try:  # params enter the run id as JSON
+        json.dumps(params, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        raise ctx.fail(f"{key}.params", "plain YAML values (numbers, strings, booleans, lists, "
+                       "mappings)", params) from None
+    return UserModel(import_path=path, params=params)
+
+
+def _parse_comparisons(ctx: _Ctx, value, study: Study) -> tuple[Comparison, ...]:
+    """comparisons: [[a, b], {a: .., b: .., on: [..]}, ...] (estimate = b - a)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise ctx.fail("comparisons", "a list of [a, b] pairs or {a, b, on} mappings", value)
+    out = []
+    for i, item in enumerate(value):
+        c = _parse_comparison(ctx, f"comparisons[{i}]", item, study)
+        if c in out:
+            raise ctx.fail("comparisons", "a list without repeats", [c.a, c.b])
+        out.append(c)
+    return tuple(out)
+
+
+def _parse_comparison(ctx: _Ctx, key: str, item, study: Study) -> Comparison:
+    if isinstance(item, list) and len(item) == 2:
+        item = {"a": item[0], "b": item[1]}
+    if not isinstance(item, dict):
+        raise ctx.fail(key, "[a, b] or {a: model, b: model, on: [combinations]}", item)
+    if True in item and "on" not in item:  # YAML 1.1 reads the bare key `on` as true
+        item = {("on" if k is True else k): v for k, v in item.items()}
+    _check_keys(ctx, item, ("a", "b", "on"), key)
+    for side in ("a", "b"):
+        m = item.get(side)
+        if m not in study.models:
+            raise StudyError(f"{ctx.source}: key '{key}.{side}' must name a model of the study's "
+                             f"'models' ({', '.join(study.models)}). Got {m!r} instead."
+                             f"{_suggest(m, study.models)}")
+    a, b = item["a"], item["b"]
+    if a == b:
+        raise ctx.fail(key, "two different models", [a, b])
+    on = None if item.get("on") is None else _parse_modalities(ctx, item["on"], f"{key}.on")
+    c = Comparison(a, b, on)
+    have = [m for m in ALL_COMBINATIONS
+            if m in study.combinations_for(a) and m in study.combinations_for(b)]
+    missing = [m for m in study.comparison_combinations(c) if m not in have]
+    if not have or missing:
+        shared = "only " + ", ".join(have) if have else "no modality combination"
+        raise StudyError(
+            f"{ctx.source}: key '{key}' compares '{a}' with '{b}' on "
+            f"{', '.join(missing) or 'their shared combinations'}, but they share {shared} "
+            f"('{a}' runs on {', '.join(study.combinations_for(a))}; '{b}' on "
+            f"{', '.join(study.combinations_for(b))}).")
+    return c
 
 
 def _parse_modalities(ctx: _Ctx, value, key: str) -> tuple[str, ...]:
@@ -463,6 +649,26 @@ def _parse_modalities(ctx: _Ctx, value, key: str) -> tuple[str, ...]:
     return tuple(sorted(out, key=ALL_COMBINATIONS.index))
 
 
+def _parse_primary(ctx: _Ctx, key: str, raw) -> PrimaryConfig:
+    """stats.primary: metric, unit and test, checked against the test registry."""
+    from .metrics import SUMMARY_METRICS
+    from .stats.registry import primary_choices
+
+    if not isinstance(raw, dict):
+        raise ctx.fail(key, "a mapping with metric, unit and test", raw)
+    primary = _build(ctx, PrimaryConfig, raw, key, {
+        "metric": lambda k, v: _choice(ctx, k, v, tuple(SUMMARY_METRICS)),
+        "unit": lambda k, v: _choice(ctx, k, v, ("run", "fold")),
+    })
+    choices = primary_choices()
+    if (primary.test, primary.unit) not in choices:
+        allowed = ", ".join(f"{t} at unit {u}" for t, u in choices)
+        raise StudyError(f"{ctx.source}: key '{key}.test' must name a test that gives a "
+                         f"difference verdict at unit {primary.unit!r} ({allowed}). Got "
+                         f"{primary.test!r} instead.{_suggest(primary.test, [t for t, _ in choices])}")
+    return primary
+
+
 def _parse_execution(ctx: _Ctx, raw: dict) -> ExecutionConfig:
     raw = dict(raw)
     cluster_raw = raw.pop("cluster", None) or {}
@@ -481,13 +687,18 @@ def _parse_execution(ctx: _Ctx, raw: dict) -> ExecutionConfig:
         raise StudyError(f"{ctx.source}: execution.cluster.kind is 'address' but "
                          "execution.cluster.address (e.g. tcp://host:8786) is missing.")
     execution = _build(ctx, ExecutionConfig, raw, "execution", {
-        "backend": lambda k, v: _choice(ctx, k, v, ("sequential", "loky", "dask")),
+        "backend": lambda k, v: _choice(ctx, k, v, ("auto", "sequential", "loky", "dask")),
         "jobs": lambda k, v: _int(ctx, k, v, 1),
-        "threads_per_job": lambda k, v: _int(ctx, k, v, 1, allow_none=True),
+        # null: what an older resolved study.yaml holds (cores // jobs then); now 1
+        "threads_per_job": lambda k, v: _int(ctx, k, v, 1, allow_none=True) or 1,
         "device": lambda k, v: _choice(ctx, k, v, ("auto", "cpu", "cuda")),
         "runs_per_gpu": lambda k, v: _int(ctx, k, v, 1),
         "retries": lambda k, v: _int(ctx, k, v, 0),
     })
+    if execution.backend == "sequential" and execution.jobs > 1:
+        raise StudyError(f"{ctx.source}: execution.jobs is {execution.jobs} but execution.backend "
+                         "is 'sequential', which runs one run at a time. Use backend auto or "
+                         "loky (runs in parallel on this machine), or jobs: 1.")
     return ExecutionConfig(**{**{f.name: getattr(execution, f.name) for f in fields(execution)},
                               "cluster": cluster})
 

@@ -305,23 +305,33 @@ def test_paired_t_matches_r():
     assert res.df == 9
 
 
-def test_corrected_resampled_t_scales_r_t_statistic():
-    # t_corr = t * sqrt((1/J) / (1/J + ratio)) with t from R's t.test (J = 10, ratio 0.25)
-    res = S.corrected_resampled_t(A10, B10, test_train_ratio=0.25)
-    expected_t = R["t10_t"] * math.sqrt(0.1 / 0.35)
-    assert res.statistic == pytest.approx(expected_t, abs=1e-9)
+def test_corrected_resampled_t_averages_seeds_within_folds():
+    # 2 folds x 5 seeds from the R data: J = 2 fold means, not 10 runs.  Independent value:
+    # R's one-sample t statistic of the 5 fold means below, scaled by sqrt((1/J)/(1/J + ratio))
+    d = (B10 - A10).reshape(5, 2)            # 5 folds x 2 seeds
+    res = S.corrected_resampled_t(d, n_train=800, n_test=200)
+    fm = d.mean(axis=1)
     from scipy import stats as st
-    assert res.pvalue == pytest.approx(2 * st.t.sf(expected_t, 9), abs=1e-12)
-    assert res.pvalue > S.paired_t(A10, B10).pvalue
-    half_r = (R["t10_ci_high"] - R["t10_ci_low"]) / 2
-    assert (res.ci_high - res.ci_low) / 2 == pytest.approx(half_r * math.sqrt(0.35 / 0.1))
-    with pytest.raises(ValueError, match="test_train_ratio"):
-        S.corrected_resampled_t(A10, B10, test_train_ratio=0)
+    t_plain = st.ttest_1samp(fm, 0.0).statistic
+    expected_t = t_plain * math.sqrt(0.2 / (0.2 + 0.25))
+    assert res.n == 5 and res.df == 4 and res.test_train_ratio == pytest.approx(0.25)
+    assert res.statistic == pytest.approx(expected_t, abs=1e-9)
+    assert res.pvalue == pytest.approx(2 * st.t.sf(abs(expected_t), 4), abs=1e-12)
+    assert "J = 5 folds" in res.note
+    # a ragged list (a missing seed) is averaged per fold too
+    rag = S.corrected_resampled_t([d[0], d[1, :1], d[2], d[3], d[4]], 800, 200)
+    assert rag.estimate == pytest.approx(np.mean([fm[0], d[1, 0], fm[2], fm[3], fm[4]]))
+    # one split: the seeds are the resamples
+    one = S.corrected_resampled_t(d[:1].T.reshape(1, -1), 800, 200)
+    assert one.n == 2 and "one split" in one.note
+    with pytest.raises(ValueError, match="positive"):
+        S.corrected_resampled_t(d, n_train=0, n_test=200)
 
 
 def test_t_tests_zero_differences():
     x = np.array([0.6, 0.61, 0.62])
-    for f in (S.paired_t, S.corrected_resampled_t):
+    tests = (S.paired_t, lambda a, b: S.corrected_resampled_t([b - a, b - a], 100, 25))
+    for f in tests:
         res = f(x, x)
         assert res.pvalue == 1.0 and res.estimate == 0.0
         shifted = f(x, x + 0.01)
@@ -415,12 +425,37 @@ def test_mixed_model_recovers_planted_difference():
     assert res.method == "mixedlm"
     assert res.estimate == pytest.approx(0.02, abs=0.003)
     assert res.ci_low < 0.02 < res.ci_high
-    assert res.pvalue < 1e-6
+    assert res.df == 4 and res.pvalue < 1e-4       # t with folds - 1 df
     assert res.group_var > res.resid_var   # large fold effect recovered
     # arrays interface, reversed roles -> reversed sign
     rev = S.mixed_model(df["score"].to_numpy(), df["model"].to_numpy(),
                         df["fold"].to_numpy(), a="cross", b="self")
     assert rev.estimate == pytest.approx(-res.estimate, abs=1e-6)
+
+
+def test_mixed_model_with_fold_interaction_equals_fold_means_t():
+    # balanced design with a difference that varies by fold: REML with a positive model x fold
+    # variance gives exactly the paired t on per-fold mean differences (scipy, independent)
+    rng = np.random.default_rng(3)
+    rows = []
+    for f in range(5):
+        shift = rng.normal(0.0, 0.02)
+        for s in range(6):
+            for m, eff in (("self", 0.0), ("cross", shift)):
+                rows.append({"score": 0.6 + eff + rng.normal(0, 0.004), "model": m, "fold": f})
+    df = pd.DataFrame(rows)
+    res = S.mixed_model(df, a="self", b="cross")
+    means = df.groupby(["fold", "model"])["score"].mean().unstack()
+    from scipy import stats as st
+    ref = st.ttest_rel(means["cross"], means["self"])
+    assert res.method == "mixedlm" and res.interaction_var > 0
+    assert res.estimate == pytest.approx(float((means["cross"] - means["self"]).mean()), abs=1e-9)
+    # equal up to the optimiser's tolerance on the variance components
+    assert res.statistic == pytest.approx(ref.statistic, rel=5e-3)
+    assert res.pvalue == pytest.approx(ref.pvalue, rel=5e-3)
+    # without the interaction term the same data look far more significant (liberal)
+    plain = S.mixed_model(df, a="self", b="cross", interaction=False)
+    assert plain.pvalue < res.pvalue
 
 
 def test_mixed_model_no_difference_not_significant():
@@ -437,7 +472,7 @@ def test_mixed_model_degenerate_inputs_do_not_warn():
         assert res.pvalue == 1.0 and res.estimate == 0.0
         one_fold = df[df["fold"] == 0]
         res1 = S.mixed_model(one_fold, a="self", b="cross")
-        assert res1.method == "ols-fallback" and "one fold" in res1.note
+        assert res1.method == "ols-one-fold" and "one fold" in res1.note
         assert res1.estimate == pytest.approx(0.02, abs=0.005)
         # no fold variance at all: boundary fit, recorded not raised
         flat = df.copy()
