@@ -1,4 +1,4 @@
-"""The CPU kernels of harness.models compute what nn.MultiheadAttention / nn.GRU compute.
+"""The CPU kernels of harness.models.kernels compute what nn.MultiheadAttention / nn.GRU compute.
 
 attention_query_mean == MultiheadAttention(q, s, s)[0].mean(1) (values and gradients, with
 and without dropout, for any chunking); bigru == nn.GRU(bidirectional)(x)[0].
@@ -13,8 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from harness import models
-from harness.models import _QueryMeanAttention, attention_query_mean, bigru
+from harness.models import fusion, kernels
+from harness.models.kernels import _QueryMeanAttention, attention_query_mean, bigru
 
 
 def _grads(out, tensors):
@@ -52,7 +52,7 @@ def _reference_with_mask(q, k, p, seed):
 @pytest.mark.parametrize("chunk_bytes", [1 << 20, 8 * 3 * 5, 8 * 3 * 5 * 3])
 @pytest.mark.parametrize("p", [0.0, 0.3])
 def test_query_mean_attention_kernel_and_gradients(monkeypatch, chunk_bytes, p):
-    monkeypatch.setattr(models, "_CHUNK_BYTES", chunk_bytes)  # one or several slices per chunk
+    monkeypatch.setattr(kernels, "_CHUNK_BYTES", chunk_bytes)  # one or several slices per chunk
     g = torch.Generator().manual_seed(1)
     q = torch.randn(7, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
     k = torch.randn(7, 5, 4, generator=g, dtype=torch.float64, requires_grad=True)
@@ -108,7 +108,8 @@ def test_model_eval_output_matches_nn_modules():
 
     shapes = InputShapes(12, 8, 6, 10, 9, 7)
     torch.manual_seed(0)
-    net = build_model("cross_self", "AVT", shapes, ModelConfig(hidden=6, heads=2)).double().eval()
+    net = build_model("cross_self", "AVT", shapes, ModelConfig(hidden=6, heads=2, kernels="harness"))
+    net = net.double().eval()
     g = torch.Generator().manual_seed(0)
     x = {"A": torch.randn(5, 12, 8, generator=g, dtype=torch.float64),
          "V": torch.randn(5, 6, 10, generator=g, dtype=torch.float64),
@@ -119,6 +120,6 @@ def test_model_eval_output_matches_nn_modules():
                for m, enc in net.encoders.items()}
         vec = torch.stack([net.blocks[q + s].attn(seq[q], seq[s], seq[s], need_weights=False)[0]
                            .mean(1) for q, s in net.pairs], dim=1)
-        ref = net.classify(net.project(models.statistical_pooling(vec)))
+        ref = net.classify(net.project(fusion.statistical_pooling(vec)))
     torch.testing.assert_close(got, ref, rtol=0, atol=1e-10)
     assert math.isfinite(got.sum().item())

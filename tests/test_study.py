@@ -65,7 +65,7 @@ def test_env_var_in_path_expanded_when_used(monkeypatch, tmp_path):
     ({"models": ["crosss"]}, ["'crosss'", "Did you mean 'cross'", "self, cross"]),
     ({"traning": {"lr": 1}}, ["'traning'", "Did you mean 'training'"]),
     ({"training": {"max_epoch": 3}}, ["'training.max_epoch'", "Did you mean 'max_epochs'"]),
-    ({"seeds": -3}, ["'seeds'", "-3", "non-negative"]),
+    ({"seeds": -3}, ["'seeds'", "-3", ">= 0"]),
     ({"seeds": [1, -2]}, ["'seeds'", "-2"]),
     ({"models": ["cross"], "modalities": ["A", "T"]}, ["'cross'", "two modalities"]),
     ({"modalities": ["AX"]}, ["'modalities'", "'AX'"]),
