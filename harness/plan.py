@@ -1,9 +1,11 @@
 """Study -> list of RunSpecs, each with a content-addressed run id.
 
 A run id is a hash of everything that changes a run's result: model, modalities, fold,
-seed, every training and model setting, the data fingerprint, the audio normalisation,
-the class count, and RESULT_VERSION (bumped when the code changes what a run computes)
-with torch's major.minor version. It deliberately leaves out the data *path* (moving the
+seed, every training and model setting (including the resolved `model.kernels`), the data
+fingerprint, the audio normalisation, the class count, and RESULT_VERSION (bumped when the
+code changes what a run computes) with torch's major.minor version. A model defined outside
+harness enters by its import path, its params and the sha256 of the file defining its
+callable (instead of the `model:` settings, which it does not read). It deliberately leaves out the data *path* (moving the
 data keeps results valid), the study name, the device and thread counts (where a run
 executes is not what it is; CPU/GPU rounding differences are documented instead).
 Editing a study therefore re-uses exactly the runs that are still valid.
@@ -14,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 
-from .models import InputShapes, parameter_count
+from .models import MODELS, InputShapes, ModelEntry, ModelRef, parameter_count, probe, resolve_kernels
+from .models.user import user_entry
 from .study import ModelConfig, Study, TrainingConfig
 
 # Bump when a code change alters what a run computes (model, training loop, data reading).
@@ -35,6 +38,7 @@ class DataRef:
     fingerprint: str
     audio_norm: str
     n_classes: int
+    labels: str = ""  # the corpus' label rule (mmsa); its effect is in the fingerprint
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class RunSpec:
     model_cfg: ModelConfig
     device: str = "cpu"  # resolved at execution, not part of the id
     threads: int = 1  # torch threads, not part of the id
+    model_ref: ModelRef | None = None  # models outside harness: import path, params, source hash
 
     def identity(self) -> dict:
         return {
@@ -62,7 +67,8 @@ class RunSpec:
                 "format": self.data.format,
             },
             "training": asdict(self.training),
-            "model_cfg": asdict(self.model_cfg),
+            **({"model_ref": self.model_ref.identity()} if self.model_ref else
+               {"model_cfg": asdict(self.model_cfg)}),
             "result_version": RESULT_VERSION,
             "torch": ".".join(torch.__version__.split(".")[:2]),
         }
@@ -90,6 +96,7 @@ class RunSpec:
             data=DataRef(**d["data"]), training=TrainingConfig(**d["training"]),
             model_cfg=ModelConfig(**d["model_cfg"]), device=d.get("device", "cpu"),
             threads=d.get("threads", 1),
+            model_ref=ModelRef(**d["model_ref"]) if d.get("model_ref") else None,
         )
 
 
@@ -100,6 +107,7 @@ class Plan:
     notes: tuple[str, ...]
     shapes: InputShapes
     data_present: bool
+    probed: dict = field(default_factory=dict)  # (model, combination) -> parameters (probed models)
 
     def counts(self) -> dict[tuple[str, str], int]:
         out: dict[tuple[str, str], int] = {}
@@ -109,26 +117,17 @@ class Plan:
 
     def parameter_counts(self) -> dict[tuple[str, str], int]:
         return {
-            key: parameter_count(key[0], key[1], self.shapes, self.study.model)
+            key: self.probed[key] if key in self.probed else
+            parameter_count(key[0], key[1], self.shapes, self.study.model)
             for key in self.counts()
         }
 
 
 def input_shapes(study: Study) -> tuple[InputShapes, bool]:
     """Shapes from the data when present, else the format's declared shapes."""
-    from .data import iemocap, synthetic
+    from .data.corpus import study_shapes
 
-    root = data_root(study)
-    present = [f for f in study.folds if root is not None and iemocap.fold_dir(root, f).is_dir()]
-    if present:
-        s = iemocap.read_shapes(root, present[0])
-    elif study.data.format == "synthetic":
-        s = iemocap.Shapes(**{k: v for k, v in synthetic.PRESETS[study.data.preset].items()
-                              if k in iemocap.Shapes.__dataclass_fields__})
-    else:
-        s = iemocap.IEMOCAP_SHAPES
-    return InputShapes(s.audio_frames, s.audio_dim, s.video_frames, s.video_dim, s.embed_dim,
-                       study.n_classes), bool(present)
+    return study_shapes(study)
 
 
 def data_root(study: Study) -> Path | None:
@@ -141,12 +140,45 @@ def data_root(study: Study) -> Path | None:
         return None
 
 
+def resolve_study(study: Study) -> Study:
+    """The study with every 'auto' that changes results decided (model.kernels, from
+    execution.device): what the run ids and the results folder's study.yaml record."""
+    kernels = resolve_kernels(study.model.kernels, study.execution.device)
+    return replace(study, model=replace(study.model, kernels=kernels))
+
+
+def model_entries(study: Study) -> dict[str, ModelEntry]:
+    """Registry entries of the study's models; its own models imported now (ModelError)."""
+    out = {}
+    for name in study.models:
+        if name in study.user_models:
+            u = study.user_models[name]
+            out[name] = user_entry(name, u.import_path, u.params)
+        else:
+            out[name] = MODELS[name]
+    return out
+
+
+def probe_models(study: Study, entries: dict[str, ModelEntry], shapes: InputShapes) -> dict:
+    """Build and run every model from outside harness on each of its combinations, before
+    anything is written; (model, combination) -> parameter count."""
+    dtype = getattr(torch, study.training.dtype)
+    return {(name, combo): probe(entry, combo, shapes, dtype)
+            for name, entry in entries.items() if not entry.builtin
+            for combo in study.combinations_for(name)}
+
+
 def make_plan(study: Study, fingerprint: str | None = None) -> Plan:
-    """Every (model, combination, fold, seed) the study asks for, in a stable order."""
+    """Every (model, combination, fold, seed) the study asks for, in a stable order.
+
+    Imports and probes the study's own models (ModelError, exit 2, on any fault)."""
+    study = resolve_study(study)
     shapes, present = input_shapes(study)
+    entries = model_entries(study)
+    probed = probe_models(study, entries, shapes)
     root = data_root(study)
     data = DataRef(study.data.format, str(root or study.data.path), fingerprint or "absent",
-                   study.data.audio_norm, study.n_classes)
+                   study.data.audio_norm, study.n_classes, study.data.labels)
     notes = []
     runs = []
     for model in study.models:
@@ -155,11 +187,13 @@ def make_plan(study: Study, fingerprint: str | None = None) -> Plan:
         if skipped:
             notes.append(f"{model}: skips uni-modal {', '.join(skipped)} "
                          f"(cross-modal attention needs two modalities)")
+        ref = None if entries[model].builtin else ModelRef.of(entries[model])
         for combo in combos:
             for fold in study.folds:
                 for seed in study.seeds:
-                    runs.append(RunSpec(model, combo, fold, seed, data, study.training, study.model))
-    return Plan(study, tuple(runs), tuple(notes), shapes, present)
+                    runs.append(RunSpec(model, combo, fold, seed, data, study.training, study.model,
+                                        model_ref=ref))
+    return Plan(study, tuple(runs), tuple(notes), shapes, present, probed)
 
 
 def default_threads(jobs: int) -> int:

@@ -23,7 +23,7 @@ from torch import nn
 
 from . import __version__
 from .metrics import classification_metrics
-from .models import InputShapes, build_model, count_parameters
+from .models import InputShapes, build_from_ref, build_model, count_parameters
 from .plan import RunSpec
 
 
@@ -61,6 +61,13 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def _batch(split, rows, spec: RunSpec, device: str, dtype) -> tuple[dict, torch.Tensor]:
+    """(model input on the device, labels [B] int64 on the device) for ``rows`` of a split."""
+    inputs = _to_device(split.batch(rows, spec.modalities, dtype), device, dtype)
+    y = torch.from_numpy(np.ascontiguousarray(split.labels[rows], dtype=np.int64))
+    return inputs, y.to(device, non_blocking=True)
+
+
 def _to_device(batch: dict, device: str, dtype: torch.dtype) -> dict:
     out = {}
     for k, v in batch.items():
@@ -83,22 +90,32 @@ def evaluate(model, split, spec: RunSpec, device: str, dtype) -> dict:
     bs = max(spec.training.batch_size, 64)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     probs = []
-    for start in range(0, split.n, bs):
-        rows = np.arange(start, min(start + bs, split.n))
-        batch = _to_device(split.batch(rows, spec.modalities, dtype), device, dtype)
+    n = len(split)
+    for start in range(0, n, bs):
+        rows = np.arange(start, min(start + bs, n))
+        batch, y = _batch(split, rows, spec, device, dtype)
         with _autocast(spec, device):
             logits = model(batch)
         logits = logits.float()
-        loss_sum += nn.functional.cross_entropy(logits, batch["y"], reduction="sum").double()
+        loss_sum += nn.functional.cross_entropy(logits, y, reduction="sum").double()
         probs.append(torch.softmax(logits, dim=-1).cpu())
     proba = torch.cat(probs).numpy().astype(np.float32)
     y_pred = proba.argmax(axis=1)
     return {
-        "loss": float(loss_sum) / max(split.n, 1),
+        "loss": float(loss_sum) / max(n, 1),
         "proba": proba,
         "y_pred": y_pred,
         "accuracy": float((y_pred == split.labels).mean()),
     }
+
+
+def build_run_model(spec: RunSpec, shapes: InputShapes) -> nn.Module:
+    """The run's model, built the same way for every model: a built-in from the registry with
+    the study's `model:` settings, or a model from outside harness imported by its path (in
+    this process: a worker) and checked against the source hash it was planned with."""
+    if spec.model_ref is not None:
+        return build_from_ref(spec.model, spec.model_ref, spec.modalities, shapes)
+    return build_model(spec.model, spec.modalities, shapes, spec.model_cfg)
 
 
 def fit(spec: RunSpec, fold, device: str = "cpu", progress=None) -> RunOutcome:
@@ -107,7 +124,7 @@ def fit(spec: RunSpec, fold, device: str = "cpu", progress=None) -> RunOutcome:
     gen = seed_everything(spec.seed)
     shapes = InputShapes(fold.shapes.audio_frames, fold.shapes.audio_dim, fold.shapes.video_frames,
                          fold.shapes.video_dim, fold.shapes.embed_dim, fold.n_classes)
-    model = build_model(spec.model, spec.modalities, shapes, spec.model_cfg).to(device=device, dtype=dtype)
+    model = build_run_model(spec, shapes).to(device=device, dtype=dtype)
     n_params = count_parameters(model)
     opt = torch.optim.Adam(model.parameters(), lr=spec.training.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -121,22 +138,22 @@ def fit(spec: RunSpec, fold, device: str = "cpu", progress=None) -> RunOutcome:
     t0 = time.perf_counter()
     for epoch in range(1, spec.training.max_epochs + 1):
         model.train()
-        perm = torch.randperm(train.n, generator=gen).numpy()
+        perm = torch.randperm(len(train), generator=gen).numpy()
         # Accumulated on the device: no host sync per step.
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         correct = torch.zeros((), dtype=torch.int64, device=device)
-        for start in range(0, train.n, bs):
+        for start in range(0, len(train), bs):
             rows = perm[start:start + bs]
-            batch = _to_device(train.batch(rows, spec.modalities, dtype), device, dtype)
+            batch, y = _batch(train, rows, spec, device, dtype)
             with _autocast(spec, device):
                 logits = model(batch)
-                loss = nn.functional.cross_entropy(logits.float(), batch["y"])
+                loss = nn.functional.cross_entropy(logits.float(), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             loss_sum += loss.detach().double() * len(rows)
-            correct += (logits.detach().argmax(1) == batch["y"]).sum()
-        train_loss = float(loss_sum) / train.n
+            correct += (logits.detach().argmax(1) == y).sum()
+        train_loss = float(loss_sum) / len(train)
         if not np.isfinite(train_loss):
             raise NonFiniteLoss(f"training loss became {train_loss} in epoch {epoch}")
         d = evaluate(model, dev, spec, device, dtype)
@@ -145,7 +162,7 @@ def fit(spec: RunSpec, fold, device: str = "cpu", progress=None) -> RunOutcome:
         lr = opt.param_groups[0]["lr"]
         sched.step(d["loss"])
         history.append({"epoch": epoch, "train_loss": train_loss,
-                        "train_accuracy": int(correct) / train.n, "dev_loss": d["loss"],
+                        "train_accuracy": int(correct) / len(train), "dev_loss": d["loss"],
                         "dev_accuracy": d["accuracy"], "lr": lr})
         if d["accuracy"] > best_acc:
             best_acc, best_epoch, best_dev, wait = d["accuracy"], epoch, d, 0
@@ -183,7 +200,7 @@ def fit(spec: RunSpec, fold, device: str = "cpu", progress=None) -> RunOutcome:
         "dev_y_pred": best_dev["y_pred"].astype(np.int64),
         "dev_proba": best_dev["proba"],
         "dev_index": dev.index.astype(np.int64),
-        "n_train": np.int64(train.n),
+        "n_train": np.int64(len(train)),
     }
     return RunOutcome(result=result, predictions=predictions, history=history)
 
@@ -211,7 +228,7 @@ def run(spec: RunSpec, load_fold=None) -> RunOutcome:
         if device == "cpu":
             torch.set_num_threads(spec.threads)
         loader = load_fold or _cached_fold
-        fold = loader(spec.data.path, spec.fold, spec.data.n_classes, spec.data.audio_norm)
+        fold = loader(spec.data, spec.fold)
         outcome = fit(spec, fold, device)
     except Exception as exc:  # the study goes on; the reason and traceback are kept
         reason = f"{type(exc).__name__}: {exc}"
@@ -223,20 +240,9 @@ def run(spec: RunSpec, load_fold=None) -> RunOutcome:
     return outcome
 
 
-_FOLD_CACHE: dict = {}
+def _cached_fold(data, fold: int):
+    """The run's fold through the corpus registry: one open corpus and one loaded fold per
+    worker process, reused across its runs (a large file is read once per process)."""
+    from .data.corpus import load_run_fold
 
-
-def _cached_fold(path, fold, n_classes, audio_norm):
-    """One loaded (memory-mapped) fold per worker process, reused across its runs."""
-    from .data import iemocap
-
-    key = (str(path), fold, n_classes, audio_norm)
-    if key not in _FOLD_CACHE:
-        # Memory maps cost no private memory; the cache only bounds normalisation stats.
-        if len(_FOLD_CACHE) >= 8:
-            _FOLD_CACHE.clear()
-        # run-study scanned every planned fold for NaN/inf before starting the workers;
-        # a NaN slipping through another way still ends the run as failed (NonFiniteLoss).
-        _FOLD_CACHE[key] = iemocap.load_fold(path, fold, n_classes=n_classes, audio_norm=audio_norm,
-                                             check_finite=False)
-    return _FOLD_CACHE[key]
+    return load_run_fold(data, fold)
