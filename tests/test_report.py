@@ -1,328 +1,328 @@
-"""Report: tables traceable to runs.csv, a conclusion written from the statistics, atomic build."""
+"""Report: reads a results folder and stats.json (contract schema), recomputes nothing, states the verdict
+only from the primary analysis (`headline`), builds atomically."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import json
 import re
 import shutil
 import subprocess
-import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from scipy import stats as st
 
-from harness.errors import UserError
 from harness.report import build_report
-from harness.report.conclusion import conclusion_paragraphs
+from harness.report.conclusion import conclusion
+from harness.report import names
+from harness.report.render import load_inputs
 from harness.report.render_text import latex_escape
-from harness.report.results import Results
-from harness.report.statsview import StatsView
-from harness.report.tables import ablation_table, accounting_table, main_table, per_fold_table
+from harness.report.stats_tables import description_table, secondary_tables
+from harness.report.tables import accounting_table, main_table, models_table, per_fold_table
 
-ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("fake_results", ROOT / "benchmarks" / "fake_results.py")
-fake_results = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fake_results)
-make_fake_results = fake_results.make_fake_results
-
-HAS_ANALYSIS = importlib.util.find_spec("harness.analysis") is not None
+CLASSES = ("neg", "neu", "pos")
 
 
-# ------------------------------------------------------------------------------------------ helpers
-def _holm(p: np.ndarray) -> np.ndarray:
-    p = np.asarray(p, dtype=float)
-    order = np.argsort(p)
-    adj = np.empty_like(p)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p) - rank) * p[i]))
-        adj[i] = running
-    return adj
+# ------------------------------------------------------------------------------------------ fixtures
+@dataclass(frozen=True)
+class Folder:
+    """Stands in for harness.table.ResultsFolder: the same fields and methods, built in memory."""
+
+    dir: Path
+    study: object
+    study_text: str
+    runs: pd.DataFrame
+    plan: pd.DataFrame | None
+    stats: dict | None = None
+    problems: tuple = ()
+    notes: tuple = ()
+    preds: dict = field(default_factory=dict)
+    fingerprint: str | None = "0123abcd"
+
+    def result(self, run_id):
+        return {"harness_version": "0.1.0", "torch_version": "2.13.0"}
+
+    def predictions(self, run_id):
+        return self.preds.get(run_id)
+
+    def history(self, run_id):
+        return pd.DataFrame({"epoch": [1, 2, 3], "dev_accuracy": [0.4, 0.5, 0.55]})
+
+    def stats_json(self):
+        return self.stats
 
 
-def fixture_stats(results_dir: Path, margin: float = 0.01, alpha: float = 0.05) -> pd.DataFrame:
-    """A stats table in the stats.csv schema, computed with scipy (stands in for harness.analysis)."""
-    runs = pd.read_csv(results_dir / "runs.csv")
-    ok = runs[runs["status"] == "ok"]
-    rows = []
-
-    def pair(model_a, mod_a, model_b, mod_b, metric, family):
-        a = ok[(ok.model == model_a) & (ok.modalities == mod_a)].set_index(["fold", "seed"])[f"test_{metric}"]
-        b = ok[(ok.model == model_b) & (ok.modalities == mod_b)].set_index(["fold", "seed"])[f"test_{metric}"]
-        j = pd.concat([a.rename("a"), b.rename("b")], axis=1).dropna()
-        base = dict(family=family, metric=metric, a=f"{model_a}:{mod_a}", b=f"{model_b}:{mod_b}", model_a=model_a,
-                    modalities_a=mod_a, model_b=model_b, modalities_b=mod_b)
-        d = (j["b"] - j["a"]).to_numpy()
-        fm = j.groupby(level="fold").mean()
-        dfold = (fm["b"] - fm["a"]).to_numpy()
-        for unit, dd in (("run", d), ("fold", dfold)):
-            n = len(dd)
-            t = st.ttest_1samp(dd, 0.0)
-            half = st.t.ppf(0.975, n - 1) * dd.std(ddof=1) / np.sqrt(n)
-            rows.append({**base, "unit": unit, "test": "paired_t", "n": n, "statistic": t.statistic,
-                         "pvalue": t.pvalue, "estimate": dd.mean(), "ci_low": dd.mean() - half,
-                         "ci_high": dd.mean() + half, "effect_size": dd.mean() / dd.std(ddof=1),
-                         "effect_name": "cohen_dz"})
-            w = st.wilcoxon(dd)
-            rows.append({**base, "unit": unit, "test": "wilcoxon", "n": n, "statistic": w.statistic,
-                         "pvalue": w.pvalue, "estimate": float(np.median(dd))})
-        n = len(d)
-        se = d.std(ddof=1) / np.sqrt(n)
-        p_tost = max(st.t.sf((d.mean() + margin) / se, n - 1), st.t.cdf((d.mean() - margin) / se, n - 1))
-        rows.append({**base, "unit": "run", "test": "tost", "n": n, "pvalue": p_tost, "estimate": d.mean(),
-                     "equivalent": bool(p_tost < alpha)})
-        rows.append({**base, "unit": "run", "test": "bayes_signrank", "n": n, "estimate": d.mean(),
-                     "p_left": float(np.mean(d < -margin)), "p_rope": float(np.mean(np.abs(d) <= margin)),
-                     "p_right": float(np.mean(d > margin))})
-
-    mods = [m for m in ["AV", "AT", "VT", "AVT"]
-            if ((ok.model == "self") & (ok.modalities == m)).any() and ((ok.model == "cross") & (ok.modalities == m)).any()]
-    for metric in ("accuracy", "balanced_accuracy"):
-        for m in mods:
-            pair("self", m, "cross", m, metric, "self_vs_cross")
-        abl = [m for m in ["self", "cross", "cross_self", "self_nosp", "cross_nosp"]
-               if ((ok.model == m) & (ok.modalities == "AVT")).any()]
-        if len(abl) >= 3:
-            tab = ok[ok.modalities == "AVT"].pivot_table(index=["fold", "seed"], columns="model",
-                                                         values=f"test_{metric}")[abl].dropna()
-            fr = st.friedmanchisquare(*tab.to_numpy().T)
-            rows.append(dict(family="ablation_AVT", metric=metric, a="", b="", unit="run", test="friedman",
-                             n=len(tab), statistic=fr.statistic, pvalue=fr.pvalue))
-    df = pd.DataFrame(rows)
-    df["pvalue_adj"] = np.nan
-    for _, idx in df.groupby(["family", "metric", "unit", "test"]).groups.items():
-        p = df.loc[idx, "pvalue"].to_numpy(dtype=float)
-        if np.isfinite(p).all():
-            df.loc[idx, "pvalue_adj"] = _holm(p)
-    df["significant"] = [pd.NA if np.isnan(p) else bool(p < alpha) for p in df["pvalue_adj"]]
-    for col in ["model_a", "modalities_a", "model_b", "modalities_b", "statistic", "ci_low", "ci_high",
-                "effect_size", "effect_name", "p_left", "p_rope", "p_right", "equivalent", "n_significant", "note"]:
-        if col not in df.columns:
-            df[col] = pd.NA
-    return df
+def make_study(models=("self", "cross"), folds=(1, 2, 3), seeds=(1, 2), fmt="synthetic"):
+    """Stands in for a parsed Study (only the fields the report reads)."""
+    return SimpleNamespace(
+        name="hand-made", models=tuple(models), folds=tuple(folds), seeds=tuple(seeds),
+        data=SimpleNamespace(format=fmt, path="data/x", classes=CLASSES, labels=""),
+        stats=SimpleNamespace(alpha=0.05, correction="holm", equivalence_margin=0.01, primary=None),
+        report=SimpleNamespace(paper_values="auto", figures=True))
 
 
-def stats_for(results_dir: Path):
-    """The statistics: harness.analysis when it exists, else the scipy fixture written as stats.csv."""
-    if HAS_ANALYSIS:
-        from harness import analysis
-
-        stats = analysis.analyze(results_dir)
-        analysis.write_stats(stats, results_dir)
-        return stats
-    df = fixture_stats(results_dir)
-    df.to_csv(results_dir / "stats.csv", index=False)
-    return df
-
-
-def write_hand_made(folder: Path, rows: list[dict], plan_extra: list[dict] = (), data_format="synthetic") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    cols = ["run_id", "model", "modalities", "fold", "seed", "status", "epochs", "best_epoch", "train_seconds",
-            "n_params", "device", "dev_accuracy", "dev_balanced_accuracy", "test_accuracy",
-            "test_balanced_accuracy", "error"]
-    df = pd.DataFrame(rows)
-    for c in cols:
-        if c not in df.columns:
-            df[c] = None
-    df[cols].to_csv(folder / "runs.csv", index=False)
-    plan = [{k: r[k] for k in ("run_id", "model", "modalities", "fold", "seed")} for r in rows] + list(plan_extra)
-    (folder / "plan.json").write_text(json.dumps({"runs": plan}))
-    study = {"name": "hand-made", "data": {"format": data_format, "path": "/gone", "classes": ["a", "b", "c", "d"],
-                                           "fingerprint": "abc123"},
-             "models": ["self", "cross"], "stats": {"alpha": 0.05, "equivalence_margin": 0.01}}
-    (folder / "study.yaml").write_text(yaml.safe_dump(study))
-    return folder
-
-
-def _hand_rows():
+def make_runs(grid, folds, seeds, skill) -> pd.DataFrame:
     rng = np.random.default_rng(3)
     rows = []
-    for model, mod, fold, seed in itertools.product(["self", "cross"], ["AV", "AVT"], [1, 2], [1, 2, 3]):
+    for (model, mod), fold, seed in itertools.product(grid, folds, seeds):
+        base = 0.5 + skill.get(model, 0.0) + 0.02 * fold
         rows.append({"run_id": f"{model}-{mod}-{fold}-{seed}", "model": model, "modalities": mod, "fold": fold,
-                     "seed": seed, "status": "ok", "epochs": int(rng.integers(10, 30)), "best_epoch": 5,
-                     "train_seconds": float(rng.uniform(10, 100)), "n_params": 1000, "device": "cpu",
-                     "test_accuracy": round(float(rng.uniform(0.5, 0.7)), 4),
-                     "test_balanced_accuracy": round(float(rng.uniform(0.4, 0.6)), 4)})
-    for model in ["self_nosp", "cross_self"]:
-        for fold, seed in itertools.product([1, 2], [1, 2, 3]):
-            rows.append({"run_id": f"{model}-AVT-{fold}-{seed}", "model": model, "modalities": "AVT", "fold": fold,
-                         "seed": seed, "status": "ok", "epochs": 12, "best_epoch": 4, "train_seconds": 20.0,
-                         "n_params": 900, "device": "cpu",
-                         "test_accuracy": round(float(rng.uniform(0.5, 0.7)), 4),
-                         "test_balanced_accuracy": round(float(rng.uniform(0.4, 0.6)), 4)})
-    rows.append({"run_id": "self-T-1-1", "model": "self", "modalities": "T", "fold": 1, "seed": 1,
-                 "status": "failed", "train_seconds": 3.0, "error": "RuntimeError: boom"})
-    return rows
+                     "seed": seed, "status": "ok", "epochs": 10 + seed, "best_epoch": 5, "device": "cpu",
+                     "train_seconds": 10.0 * fold, "n_train": 900, "n_test": 300,
+                     "test_accuracy": round(base + rng.normal(0, 0.01), 4),
+                     "test_balanced_accuracy": round(base - 0.05 + rng.normal(0, 0.01), 4)})
+    return pd.DataFrame(rows)
 
 
-# ------------------------------------------------------------------------------------------ tables
-def test_tables_equal_values_recomputed_from_runs(tmp_path):
-    rows = _hand_rows()
-    folder = write_hand_made(tmp_path / "res", rows,
-                             plan_extra=[{"run_id": "x", "model": "self", "modalities": "A", "fold": 1, "seed": 1}])
-    res = Results.load(folder)
-    df = pd.DataFrame(rows)
-    ok = df[df.status == "ok"]
+def row(a, b, mods, metric, unit, test, **kw) -> dict:
+    """One stats.json row in the contract's schema (estimate = b − a)."""
+    base = {"family": "comparisons", "comparison": f"{a} vs {b}", "metric": metric, "a": f"{a}:{mods}",
+            "b": f"{b}:{mods}", "model_a": a, "modalities_a": mods, "model_b": b, "modalities_b": mods,
+            "unit": unit, "test": test, "role": "secondary", "n": 3, "statistic": 1.0, "pvalue": 0.2,
+            "pvalue_adj": 0.4, "estimate": 0.01, "ci_low": -0.01, "ci_high": 0.03, "ci_method": "t",
+            "ci_coverage": 0.95, "effect_size": None, "effect_name": "", "p_left": None, "p_rope": None,
+            "p_right": None, "equivalent": None, "significant": None, "n_significant": None,
+            "min_attainable_p": None, "note": ""}
+    return {**base, **kw}
 
-    main = main_table(res)
-    for (model, mod), g in ok[ok.model.isin(["self", "cross"])].groupby(["model", "modalities"]):
-        rec = main.data[(main.data.model == model) & (main.data.modalities == mod)].iloc[0]
-        assert rec["n"] == len(g)
+
+def headline(a, b, mods, estimate, lo, hi, verdict, p_adj=0.41, reason="", n=3, metric="balanced_accuracy"):
+    return {"comparison": f"{a} vs {b}", "a": a, "b": b, "modalities": mods, "metric": metric, "unit": "fold",
+            "test": "paired_t", "n": n, "estimate": estimate, "ci_low": lo, "ci_high": hi, "ci_method": "t",
+            "p_adj": p_adj, "verdict": verdict, "reason": reason}
+
+
+def summaries_of(runs: pd.DataFrame) -> list[dict]:
+    """`summaries` as the stats stage writes them (here: described with pandas)."""
+    out = []
+    for (model, mods), g in runs.groupby(["model", "modalities"]):
         for metric in ("accuracy", "balanced_accuracy"):
-            assert rec[f"{metric}_mean"] == pytest.approx(g[f"test_{metric}"].mean())
-            assert rec[f"{metric}_std"] == pytest.approx(g[f"test_{metric}"].std(ddof=1))
-    # display: percent, 1 decimal, WA = balanced accuracy first
-    g = ok[(ok.model == "self") & (ok.modalities == "AVT")]
-    expected = f"{100 * g.test_balanced_accuracy.mean():.1f} ± {100 * g.test_balanced_accuracy.std():.1f}"
-    row = main.display[main.display[("", "Modalities")] == "AVT"].iloc[0]
-    assert row[("Self-attention", "WA (%)")] == expected
-    md = main.to_markdown()
-    assert expected in md and "WA = balanced accuracy (mean per-class recall), UWA = accuracy" in md
-    assert "paper" not in " ".join(map(str, main.display.columns))  # synthetic data: no published values
-
-    abl = ablation_table(res)
-    assert list(abl.data.model) == ["self", "cross", "cross_self", "self_nosp"]
-    g = ok[(ok.model == "cross_self") & (ok.modalities == "AVT")]
-    assert abl.display.set_index("Model").loc["cross_self", "UWA"] == (
-        f"{g.test_accuracy.mean():.3f} ({g.test_accuracy.std(ddof=1):.3f})")
-
-    pf = per_fold_table(res, "accuracy")
-    for (model, mod, fold), g in ok.groupby(["model", "modalities", "fold"]):
-        rec = pf.data[(pf.data.model == model) & (pf.data.modalities == mod)].iloc[0]
-        assert rec[f"fold_{fold}"] == pytest.approx(g.test_accuracy.mean())
-
-    acct = accounting_table(res).data.set_index("model")
-    assert acct.loc["self", "planned"] == 1 + 1 + 12  # 12 ok + failed T + unfinished A
-    assert acct.loc["self", "ok"] == 12 and acct.loc["self", "failed"] == 1
-    assert acct.loc["self", "not_finished"] == 1
-    assert acct.loc["all", "total_train_seconds"] == pytest.approx(df.train_seconds.sum())
-    assert acct.loc["cross", "mean_epochs"] == pytest.approx(ok[ok.model == "cross"].epochs.mean())
+            v = g[f"test_{metric}"]
+            out.append({"model": model, "modalities": mods, "metric": metric, "n_runs": len(v),
+                        "n_folds": g["fold"].nunique(), "mean": v.mean(), "sd": v.std(ddof=1),
+                        "ci_low": v.mean() - 0.02, "ci_high": v.mean() + 0.02, "ci_method": "t"})
+    return out
 
 
-def test_paper_values_shown_for_iemocap(tmp_path):
-    folder = write_hand_made(tmp_path / "res", _hand_rows(), data_format="iemocap_yoon")
-    res = Results.load(folder)
-    main = main_table(res)
-    row = main.display[main.display[("", "Modalities")] == "AVT"].iloc[0]
-    assert row[("Self-attention", "WA paper")] == "58.7" and row[("Self-attention", "UWA paper")] == "64.2"
-    assert row[("Cross-attention", "WA paper")] == "57.8" and row[("Cross-attention", "UWA paper")] == "63.6"
-    assert "arXiv 2202.09263" in main.to_markdown()
-    abl = ablation_table(res).display.set_index("Model")
-    assert abl.loc["self_nosp", "WA paper"] == "0.584 (0.021)"
-    assert abl.loc["cross_self", "UWA paper"] == "0.642 (0.020)"
+def make_stats(heads, rows, runs, ranks=(), meta=None) -> dict:
+    meta = {"alpha": 0.05, "correction": "holm", "margin": 0.01, "n_folds": int(runs["fold"].nunique()),
+            "n_seeds": int(runs["seed"].nunique()),
+            "primary": {"metric": "balanced_accuracy", "unit": "fold", "test": "paired_t"}, **(meta or {})}
+    return {"version": 2, "meta": meta, "notes": [], "excluded": {}, "rows": list(rows), "headline": list(heads),
+            "summaries": summaries_of(runs), "ranks": list(ranks)}
+
+
+def self_cross_folder(tmp_path, heads, rows=(), **kw) -> Folder:
+    runs = make_runs([("self", "AVT"), ("cross", "AVT"), ("self", "AV"), ("cross", "AV")], (1, 2, 3), (1, 2),
+                     {"cross": 0.03})
+    prim = [row(h["a"], h["b"], h["modalities"], h["metric"], "fold", "paired_t", role="primary",
+                estimate=h["estimate"], ci_low=h["ci_low"], ci_high=h["ci_high"], pvalue_adj=h["p_adj"],
+                **kw.get("primary_extra", {})) for h in heads]
+    return Folder(tmp_path / "results" / "hand-made", make_study(), "name: hand-made\n", runs,
+                  runs[["run_id", "model", "modalities", "fold", "seed"]],
+                  make_stats(heads, prim + list(rows), runs, meta=kw.get("meta")))
+
+
+def sentences(folder) -> list[str]:
+    return conclusion(load_inputs(folder))[1]
 
 
 # ------------------------------------------------------------------------------------------ conclusion
-def _avt_study(tmp_path: Path, name: str, skill: dict) -> Path:
-    return make_fake_results(tmp_path / name, grid=[("self", "AVT"), ("cross", "AVT"), ("self_nosp", "AVT")],
-                             n_folds=5, n_seeds=4, n_utterances=1500, skill=skill, write_predictions=True,
-                             write_history=False, seed=7)
+def test_headline_sentence_is_written_from_the_headline_alone(tmp_path):
+    h = headline("self", "cross", "AVT", -0.006, -0.021, 0.009, "no_difference_detected")
+    # a secondary test that "rejects" must not leak into the verdict
+    loud = row("self", "cross", "AVT", "balanced_accuracy", "run", "wilcoxon", pvalue=1e-6, pvalue_adj=1e-5,
+               significant=True)
+    folder = self_cross_folder(tmp_path, [h], [loud])
+    [text] = sentences(folder)
+    assert text == (f"AVT, balanced accuracy (WA): cross − self = −0.6 pp (95% t CI over 3 fold means −2.1 to +0.9; "
+                    f"{names.test_label('paired_t')} on fold means, Holm-adjusted p = 0.410): no difference detected.")
+    intro, _ = conclusion(load_inputs(folder))
+    assert "Primary analysis, declared in the study before the runs" in intro and "1 comparison," in intro
 
 
-def test_conclusion_flips_when_the_data_flip(tmp_path):
-    texts = {}
-    for name, skill in {"cross_better": {"cross": 0.40, "self": 0.25, "self_nosp": 0.25},
-                        "self_better": {"cross": 0.25, "self": 0.40, "self_nosp": 0.25}}.items():
-        folder = _avt_study(tmp_path, name, skill)
-        stats = stats_for(folder)
-        res = Results.load(folder)
-        paras = conclusion_paragraphs(res, StatsView.from_any(stats), 0.05, 0.01)
-        texts[name] = paras
-        report = build_report(folder, tmp_path / f"rep_{name}", stats=stats)
-        assert paras[0] in report.read_text()
-    first = {k: next(p for p in v if p.startswith("AVT, balanced accuracy (WA)")) for k, v in texts.items()}
-    summary = {k: v[0] for k, v in texts.items()}
-    assert first["cross_better"].startswith("AVT, balanced accuracy (WA): cross-attention is higher")
-    assert first["self_better"].startswith("AVT, balanced accuracy (WA): self-attention is higher")
-    assert "cross-attention is significantly higher on AVT" in summary["cross_better"]
-    assert "self-attention is significantly higher on AVT" in summary["self_better"]
-    for text in first.values():
-        assert "significant after Holm at the run level" in text
-        assert "not significant after Holm at the run level" not in text
-        assert "at the fold level" in text
-        assert "Equivalence within ±1 point:" in text and "does not show equivalence" in text
-    # the estimate's sign follows the data: cross − self is positive in one study, negative in the other
-    assert re.search(r"cross − self = \+\d", first["cross_better"])
-    assert re.search(r"cross − self = −\d", first["self_better"])
-    assert any("Friedman" in p for p in texts["cross_better"])
+def test_flipping_a_and_b_flips_the_sentence(tmp_path):
+    fwd = headline("self", "cross", "AVT", 0.03, 0.01, 0.05, "b_better", p_adj=0.01)
+    rev = headline("cross", "self", "AVT", -0.03, -0.05, -0.01, "a_better", p_adj=0.01)
+    [s_fwd] = sentences(self_cross_folder(tmp_path / "f", [fwd]))
+    [s_rev] = sentences(self_cross_folder(tmp_path / "r", [rev]))
+    assert "cross − self = +3.0 pp" in s_fwd and "+1.0 to +5.0" in s_fwd
+    assert "self − cross = −3.0 pp" in s_rev and "−5.0 to −1.0" in s_rev
+    winner = f": {names.model_label('cross')} scores higher."
+    assert s_fwd.endswith(winner) and s_rev.endswith(winner)
+    loser = headline("self", "cross", "AVT", -0.03, -0.05, -0.01, "a_better", p_adj=0.01)
+    [s_lose] = sentences(self_cross_folder(tmp_path / "l", [loser]))
+    assert s_lose.endswith(f": {names.model_label('self')} scores higher.")
 
 
-def test_conclusion_without_stats_still_says_which_is_higher(tmp_path):
-    folder = _avt_study(tmp_path, "nostats", {"cross": 0.3, "self": 0.2})
-    paras = conclusion_paragraphs(Results.load(folder), None, 0.05, 0.01)
-    assert paras[0].startswith("AVT, balanced accuracy (WA): cross-attention is higher")
-    assert "No significance tests are available" in paras[0]
+def test_a_test_that_cannot_reach_alpha_says_so_in_the_verdict(tmp_path):
+    reason = "cannot reach alpha: the smallest attainable p with 3 folds is 0.25"
+    h = headline("self", "cross", "AVT", 0.05, 0.01, 0.09, "no_difference_detected", p_adj=0.25, reason=reason)
+    [text] = sentences(self_cross_folder(tmp_path / "a", [h]))
+    assert text.endswith(f": no difference detected ({reason}).")
+    # no reason given, but the primary row records a floor above alpha: the sentence says it
+    h2 = headline("self", "cross", "AVT", 0.05, 0.01, 0.09, "no_difference_detected", p_adj=0.25)
+    [text2] = sentences(self_cross_folder(tmp_path / "b", [h2], primary_extra={"min_attainable_p": 0.25}))
+    assert "(the test cannot reach α = 0.05 with n = 3: its smallest attainable p is 0.25)." in text2
 
 
-# ------------------------------------------------------------------------------------------ the report
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    base = tmp_path_factory.mktemp("report")
-    folder = make_fake_results(base / "results", n_runs=14 * 10, n_folds=5, n_seeds=2, n_utterances=1200,
-                               skill={"cross": 0.1}, n_failed=2)
-    stats_for(folder)
-    assert not Path("/nonexistent/fake-data-for-timing-only").exists()  # the data folder does not exist
-    report = build_report(folder, base / "reports" / "study")
-    return folder, report
+def test_secondary_analyses_are_labelled_and_bayes_is_qualified(tmp_path):
+    h = headline("self", "cross", "AVT", 0.01, -0.01, 0.03, "no_difference_detected")
+    bayes = row("self", "cross", "AVT", "balanced_accuracy", "run", "bayes_signrank", n=6, pvalue=None,
+                pvalue_adj=None, p_left=0.0, p_rope=0.1, p_right=0.9)
+    hl = row("self", "cross", "AVT", "balanced_accuracy", "run", "wilcoxon", n=6, ci_method="hodges_lehmann",
+             ci_coverage=0.875)
+    folder = self_cross_folder(tmp_path, [h], [bayes, hl])
+    md = build_report(folder, tmp_path / "rep").read_text()
+    sec = md.split("## Secondary and sensitivity analyses")[1].split("\n## ")[0]
+    assert "none of them is a verdict" in sec and "On balanced accuracy (WA), secondary:" in sec
+    assert f"P({names.model_label('cross')} practically better) = 0.90" in sec and "a description, not a verdict" in sec
+    assert "(signed-rank (Hodges-Lehmann), 87.5%)" in sec  # the interval's method and actual coverage
+    concl = md.split("## Conclusion")[1].split("\n## ")[0]
+    assert "bayes" not in concl.lower() and "wilcoxon" not in concl.lower()
 
 
-def test_report_builds_from_results_folder_alone(built):
-    folder, report = built
-    out = report.parent
-    assert report.name == "report.md" and report.is_file()
+# ------------------------------------------------------------------------------------------ tables
+def test_mcnemar_is_a_description_without_a_verdict_column(tmp_path):
+    h = headline("self", "cross", "AVT", 0.01, -0.01, 0.03, "no_difference_detected")
+    mc = row("self", "cross", "AVT", "accuracy", "utterance", "mcnemar_pooled", role="description", n=900,
+             pvalue=0.003, pvalue_adj=None, significant=True, note="n01 = 40 (a right, b wrong), n10 = 75")
+    folder = self_cross_folder(tmp_path, [h], [mc])
+    data = load_inputs(folder)
+    desc = description_table(data.stats)
+    assert "Sig." not in desc.display.columns and "Verdict" not in desc.display.columns
+    cells = desc.display.iloc[0]
+    assert cells["n"] == "900" and cells["p"] == "0.003" and "n10 = 75" in cells["Counts"]
+    for t in secondary_tables(data.stats, data.margin):
+        assert "Sig." not in t.display.columns and not (t.data["test"].str.startswith("mcnemar")).any()
+    md = build_report(folder, tmp_path / "rep").read_text()
+    assert "| Sig." not in md and "does not test whether the two architectures differ" in md
+
+
+def test_tables_read_summaries_and_fall_back_to_the_runs(tmp_path):
+    h = headline("self", "cross", "AVT", 0.01, -0.01, 0.03, "no_difference_detected")
+    folder = self_cross_folder(tmp_path, [h])
+    folder.stats["summaries"][0]["mean"] = 0.987  # cross:AV accuracy, as the stats stage would have said
+    cell = main_table(load_inputs(folder)).data.set_index(["model", "modalities", "metric"])
+    assert cell.loc[("cross", "AV", "accuracy"), "mean"] == 0.987
+    no_stats = Folder(folder.dir, folder.study, "", folder.runs, folder.plan, None)
+    data = load_inputs(no_stats)
+    g = folder.runs[(folder.runs.model == "cross") & (folder.runs.modalities == "AV")]
+    cell = main_table(data).data.set_index(["model", "modalities", "metric"]).loc[("cross", "AV", "accuracy")]
+    assert cell["mean"] == pytest.approx(g.test_accuracy.mean()) and cell["sd"] == pytest.approx(g.test_accuracy.std())
+    pf = per_fold_table(data, "accuracy").data.set_index(["model", "modalities"])
+    assert pf.loc[("cross", "AV"), "fold_2"] == pytest.approx(g[g.fold == 2].test_accuracy.mean())
+    acct = accounting_table(data).data.set_index("model")
+    assert acct.loc["all", "ok"] == len(folder.runs) and acct.loc["all", "total_train_seconds"] == pytest.approx(
+        folder.runs.train_seconds.sum())
+    assert "no comparison is concluded" in conclusion(data)[0]
+
+
+def test_user_models_and_declared_comparisons_render(tmp_path):
+    runs = make_runs([("self", "AVT"), ("cross", "AVT"), ("late", "AVT"), ("late", "AT"), ("self", "AT")],
+                     (1, 2, 3), (1, 2), {"late": 0.05})
+    heads = [headline("self", "late", "AVT", 0.05, 0.03, 0.07, "b_better", p_adj=0.01),
+             headline("self", "late", "AT", 0.05, 0.02, 0.08, "b_better", p_adj=0.02),
+             headline("cross", "late", "AVT", 0.04, 0.01, 0.07, "b_better", p_adj=0.03)]
+    rows = [row(h["a"], h["b"], h["modalities"], "balanced_accuracy", "fold", "paired_t", role="primary")
+            for h in heads]
+    rows.append(row("late", "cross", "AVT", "balanced_accuracy", "fold", "nemenyi", pvalue_adj=0.01))
+    ranks = [{"modalities": "AVT", "metric": "balanced_accuracy", "unit": "fold", "models": ["self", "cross", "late"],
+              "average_ranks": [2.7, 2.3, 1.0], "n_blocks": 3, "q_alpha": 2.343, "critical_difference": 1.91}]
+    folder = Folder(tmp_path / "res", make_study(models=("self", "cross", "late")), "", runs,
+                    runs[["run_id", "model", "modalities", "fold", "seed"]], make_stats(heads, rows, runs, ranks))
+    report = build_report(folder, tmp_path / "rep")
     md = report.read_text()
-    for piece in ["# Report: fake-for-timing-only", "Data fingerprint", "```yaml", "Total compute",
-                  "torch version (runs)", "## Conclusion", "Run accounting", "Significance tests",
-                  "FOR TIMING ONLY", "WA = balanced accuracy (mean per-class recall)"]:
-        assert piece in md, piece
-    pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
-    assert len(pngs) >= 4, pngs
-    for png in pngs:
-        assert (out / "figures" / png).with_suffix(".pdf").is_file()
-        assert f"figures/{png}" in md
-    tables = sorted(p.name for p in (out / "tables").glob("*.tex"))
-    assert {"main.tex", "ablation.tex", "accounting.tex", "per_fold_accuracy.tex"} <= set(tables)
-    assert any(t.startswith("stats_self_vs_cross") for t in tables)
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
+    for text in ("AVT, balanced accuracy (WA): late − self = +5.0 pp", "AT, balanced accuracy (WA): late − self",
+                 "AVT, balanced accuracy (WA): late − cross = +4.0 pp", ": late scores higher."):
+        assert text in md, text
+    assert "| late WA (%) |" in md  # main table column group named after the user model
+    models = models_table(load_inputs(folder), "AVT")
+    assert list(models.data.drop_duplicates("model").model) == ["self", "cross", "late"]
+    figs = {p.stem for p in (report.parent / "figures").glob("*.png")}
+    assert {"main", "paired_differences", "models_AVT", "critical_difference_AVT_balanced_accuracy_fold"} <= figs
+    assert "Nemenyi pairs apart: late vs cross" in md
 
 
+def test_single_split_header_and_unavailable_fold_tests(tmp_path):
+    runs = make_runs([("self", "AVT"), ("cross", "AVT")], (1,), (1, 2, 3, 4), {"cross": 0.02})
+    h = dict(headline("self", "cross", "AVT", 0.02, 0.0, 0.04, "no_difference_detected", n=4), unit="run")
+    rows = [row("self", "cross", "AVT", "balanced_accuracy", "fold", "paired_t", n=1, pvalue=None, pvalue_adj=None,
+                estimate=None, ci_low=None, ci_high=None, note="not available: one fixed split (1 fold)")]
+    corpus = {"format": "mmsa", "name": "CMU-MOSI", "labels": "acc2", "split_sizes": {"train": 1284, "valid": 229,
+              "test": 686}, "class_counts": {"negative": 379, "non-negative": 307}}
+    folder = Folder(tmp_path / "res", make_study(folds=(1,), seeds=(1, 2, 3, 4), fmt="mmsa"), "", runs, None,
+                    make_stats([h], rows, runs, meta={"corpus": corpus, "n_folds": 1}))
+    md = build_report(folder, tmp_path / "rep").read_text()
+    assert "| Corpus | CMU-MOSI (format 'mmsa'), labels 'acc2' |" in md
+    assert "| Split sizes | train 1,284, valid 229, test 686 |" in md
+    assert "| Classes | negative 379, non-negative 307 |" in md
+    assert "one fixed split × 4 seeds" in md and "fold-unit tests are not available" in md
+    assert (f"Not available: {names.test_label('paired_t')} (fold means), 1 row(s): not available: one fixed split" in md)
+
+
+def test_header_shows_a_relative_results_path(tmp_path, monkeypatch):
+    h = headline("self", "cross", "AVT", 0.01, -0.01, 0.03, "no_difference_detected")
+    folder = self_cross_folder(tmp_path, [h])
+    folder.dir.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    md = build_report(folder, tmp_path / "rep").read_text()
+    assert "| Results folder | results/hand-made |" in md and str(tmp_path) not in md
+
+
+# ------------------------------------------------------------------------------------------ the build
 def _check_latex(text: str) -> None:
     body = re.sub(r"\\begin\{verbatim\}.*?\\end\{verbatim\}", "", text, flags=re.S)
     body = body.replace(r"\{", "").replace(r"\}", "")
     depth = 0
     for ch in body:
-        depth += ch == "{"
-        depth -= ch == "}"
+        depth += (ch == "{") - (ch == "}")
         assert depth >= 0
     assert depth == 0
-    envs = re.findall(r"\\(begin|end)\{(\w+\*?)\}", text)
     stack = []
-    for kind, env in envs:
+    for kind, env in re.findall(r"\\(begin|end)\{(\w+\*?)\}", text):
         if kind == "begin":
             stack.append(env)
         else:
             assert stack and stack.pop() == env, env
     assert not stack
-    for line in body.splitlines():  # specials escaped outside math/commands
+    for line in body.splitlines():  # specials escaped outside comments
         assert not re.search(r"(?<!\\)[%#]", line.split("%")[0] if line.startswith("%") else line), line
 
 
-def test_latex_is_well_formed_and_compiles(built, tmp_path):
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    base = tmp_path_factory.mktemp("report")
+    heads = [headline("self", "cross", m, 0.02, -0.01, 0.05, "no_difference_detected") for m in ("AVT", "AV")]
+    folder = self_cross_folder(base, heads, [row("self", "cross", "AVT", "accuracy", "utterance", "mcnemar_pooled",
+                                                 role="description", note="n01 = 4, n10 = 9 50% & #1")])
+    preds = {rid: {"test_y_true": np.array([0, 1, 2, 2]), "test_y_pred": np.array([0, 1, 1, 2])}
+             for rid in folder.runs.run_id}
+    folder = Folder(folder.dir, folder.study, "name: hand_made # 100%\n", folder.runs, folder.plan, folder.stats,
+                    preds=preds)
+    return folder, build_report(folder, base / "reports" / "study")
+
+
+def test_report_files_and_latex(built, tmp_path):
     _, report = built
     out = report.parent
+    md = report.read_text()
+    for piece in ("## Conclusion", "## Statistical tests", "Primary analysis", "Run accounting", "```yaml"):
+        assert piece in md, piece
+    pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert {"main.png", "paired_differences.png", "confusion_AVT.png", "learning_curves.png"} <= set(pngs)
+    for png in pngs:
+        assert (out / "figures" / png).with_suffix(".pdf").is_file() and f"figures/{png}" in md
+    assert {"main.tex", "primary.tex", "descriptions.tex", "accounting.tex"} <= {p.name for p in (out / "tables").glob("*.tex")}
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
     tex = (out / "report.tex").read_text()
     assert tex.startswith(r"\documentclass") and tex.rstrip().endswith(r"\end{document}")
-    assert r"\usepackage{booktabs}" in tex and r"\toprule" in tex
     _check_latex(tex)
     for table in (out / "tables").glob("*.tex"):
-        content = table.read_text()
-        _check_latex("\n".join(l for l in content.splitlines() if not l.startswith("%")))
+        _check_latex("\n".join(line for line in table.read_text().splitlines() if not line.startswith("%")))
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex not on PATH: compilation not checked")
     work = tmp_path / "tex"
@@ -331,15 +331,6 @@ def test_latex_is_well_formed_and_compiles(built, tmp_path):
         proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=work,
                               capture_output=True, text=True, timeout=180)
         assert proc.returncode == 0, proc.stdout[-3000:]
-    assert (work / "report.pdf").stat().st_size > 10_000
-    # each table alone compiles in a minimal document
-    doc = work / "one.tex"
-    for table in (out / "tables").glob("*.tex"):
-        doc.write_text("\\documentclass{article}\\usepackage{booktabs,longtable}\\begin{document}\n"
-                       + table.read_text() + "\n\\end{document}\n")
-        proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "one.tex"], cwd=work,
-                              capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, (table.name, proc.stdout[-2000:])
 
 
 def test_latex_escape():
@@ -365,47 +356,3 @@ def test_failure_leaves_previous_report_intact(built, tmp_path, monkeypatch):
     assert (target / "report.md").read_text() == before
     assert len(list((target / "figures").iterdir())) == n_figs
     assert [p.name for p in tmp_path.iterdir()] == ["rep"]
-
-
-def test_skips_figures_without_cross_or_avt(tmp_path):
-    folder = make_fake_results(tmp_path / "res", grid=[("self", "A"), ("self", "AV")], n_folds=3, n_seeds=2,
-                               n_utterances=300, write_history=False)
-    report = build_report(folder, tmp_path / "rep")
-    md = report.read_text()
-    assert "Figure skipped — self vs cross bars: no successful cross-attention runs" in md
-    assert "confusion matrices: no self or cross runs on AVT" in md
-    assert "No modality combination has both self- and cross-attention runs" in md
-
-
-def test_missing_or_malformed_runs_csv_is_a_user_error(tmp_path):
-    folder = tmp_path / "res"
-    folder.mkdir()
-    with pytest.raises(UserError, match=re.escape(str(folder / "runs.csv"))):
-        build_report(folder, tmp_path / "rep")
-    (folder / "runs.csv").write_text("")
-    with pytest.raises(UserError, match="runs.csv is empty"):
-        build_report(folder, tmp_path / "rep")
-    (folder / "runs.csv").write_text("run_id,model,fold\nx,self,1\n")
-    with pytest.raises(UserError, match=r"runs.csv lacks column\(s\)"):
-        build_report(folder, tmp_path / "rep")
-    write_hand_made(folder, _hand_rows())
-    text = (folder / "runs.csv").read_text().splitlines()
-    text[1] = text[1].replace(",ok,", ",okay,")
-    (folder / "runs.csv").write_text("\n".join(text) + "\n")
-    with pytest.raises(UserError, match="'status' allows 'ok' or 'failed'"):
-        build_report(folder, tmp_path / "rep")
-    assert not (tmp_path / "rep").exists()
-
-
-def test_fake_results_layout(tmp_path):
-    folder = make_fake_results(tmp_path / "f", n_runs=28, n_utterances=500)
-    runs = pd.read_csv(folder / "runs.csv")
-    assert len(runs) == 28 and runs.model.nunique() == 5  # whole (fold, seed) blocks first
-    assert "timing only" in (folder / "study.yaml").read_text().lower()
-    rid = runs.run_id[0]
-    with np.load(folder / "runs" / rid / "predictions.npz") as npz:
-        assert npz["test_proba"].shape[1] == 7
-        y, p = npz["test_y_true"], npz["test_y_pred"]
-    assert runs.test_accuracy[0] == pytest.approx(np.mean(y == p))
-    assert (folder / "runs" / rid / "history.csv").is_file()
-    assert len(json.loads((folder / "plan.json").read_text())["runs"]) == 28

@@ -4,6 +4,6 @@
     build_report("results/my_study", "reports/my_study")   # -> reports/my_study/report.md
 """
 
-from harness.report.render import build_report, resolve_stats
+from harness.report.render import build_report
 
-__all__ = ["build_report", "resolve_stats"]
+__all__ = ["build_report"]

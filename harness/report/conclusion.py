@@ -1,313 +1,184 @@
-"""The written conclusion, generated from the statistics (never fixed text).
-
-Each self-vs-cross comparison gets: which model is higher and by how much (points, with CI), whether the
-difference is significant after Holm at the run level (paper style: paired (fold, seed) runs) and at the
-fold level, and whether equivalence within the margin is shown (TOST / Bayesian ROPE). The ablation is
-summarised with the Friedman test and the Nemenyi pairs.
+"""The written conclusion: one sentence per primary comparison, from stats.json `headline` alone, then the
+secondary and sensitivity analyses in a section of their own (never phrased as a verdict).
 """
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
 
-from harness.report.results import METRIC_LONG, METRICS, MODALITY_ORDER, Results, order_models
-from harness.report.statsview import StatsView
-from harness.report.tables import TEST_LABEL, correction_name, paper_lookup
+from harness.report.names import (
+    ci_method_label, correction_label, metric_long, model_label, split_side, test_label, unit_words,
+)
+from harness.report.render_text import DASH, finite, fmt_coverage, fmt_num, fmt_p, fmt_pp
+from harness.report.stats_tables import interval_text, is_description
+from harness.report.tables import paper_lookup
+from harness.report.view import ReportData
 
-RUN_LEVEL_TESTS = ["wilcoxon", "paired_t"]  # the paper-style tests over paired runs, in order of preference
-FOLD_LEVEL_TESTS = ["paired_t", "wilcoxon"]
-ESTIMATE_TESTS = ["paired_t", "wilcoxon", "corrected_resampled_t", "tost", "mixed_model", "bayes_signrank"]
-NAMES = {"self": "self-attention", "cross": "cross-attention"}
-
-
-def _split_label(label: str) -> tuple[str, str]:
-    if ":" in label:
-        model, mods = label.rsplit(":", 1)
-        return model, mods
-    return label, ""
+VERDICT_WORDS = {"b_better": "{b} scores higher", "a_better": "{a} scores higher",
+                 "no_difference_detected": "no difference detected", "equivalent": "equivalent within ±{margin} pp"}
 
 
-def _with_sides(rows: pd.DataFrame) -> pd.DataFrame:
-    rows = rows.copy()
-    for side in ("a", "b"):
-        parsed = rows[side].map(_split_label)
-        model = rows[f"model_{side}"].where(rows[f"model_{side}"] != "", parsed.map(lambda t: t[0]))
-        mods = rows[f"modalities_{side}"].where(rows[f"modalities_{side}"] != "", parsed.map(lambda t: t[1]))
-        rows[f"_model_{side}"], rows[f"_mods_{side}"] = model, mods
-    return rows
+def _p_text(p) -> str:
+    return "< 0.001" if finite(p) and p < 0.001 else f"= {fmt_p(p)}"
 
 
-def _is_sig(row, alpha: float) -> bool:
-    if row["significant"] is True or row["significant"] is False:
-        return bool(row["significant"])
-    p = row["pvalue_adj"] if np.isfinite(row["pvalue_adj"]) else row["pvalue"]
-    return bool(np.isfinite(p) and p < alpha)
+def _names(h) -> tuple[str, str]:
+    return split_side(h["a"])[0], split_side(h["b"])[0]
 
 
-def _p(p) -> str:
-    if not np.isfinite(p):
-        return "n/a"
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+def _interval(h, coverage, n_text: str) -> str:
+    if not (finite(h["ci_low"]) and finite(h["ci_high"])):
+        return "no interval"
+    what = " ".join(x for x in (fmt_coverage(coverage), ci_method_label(h["ci_method"]), "CI") if x)
+    return f"{what} over {n_text} {fmt_pp(h['ci_low'])} to {fmt_pp(h['ci_high'])}"
 
 
-def _pick(rows: pd.DataFrame, unit: str, tests: list[str]):
-    for t in tests:
-        sel = rows[(rows["unit"] == unit) & (rows["test"] == t)]
-        if len(sel):
-            return sel.iloc[0]
-    return None
+def _caveat(h, row, alpha: float) -> str:
+    """The small-sample reason, as stats.json gives it; else the test's floor when it cannot reach α."""
+    if h["reason"]:
+        return h["reason"]
+    floor = row["min_attainable_p"] if row is not None else float("nan")
+    if finite(floor) and floor >= alpha:
+        return (f"the test cannot reach α = {alpha:g} with n = {int(h['n'])}: "
+                f"its smallest attainable p is {float(floor):.4g}")
+    return ""
 
 
-def _pp(x: float) -> str:
-    text = f"{100 * x:+.1f}"
-    if text in ("-0.0", "+0.0"):
-        text = "0.0"
-    return text.replace("-", "−")
+def headline_sentence(h, data: ReportData) -> str:
+    """'AVT, balanced accuracy (WA): cross − self = −0.6 pp (95% t CI over 5 fold means −2.1 to +0.9;
+    paired t on fold means, Holm-adjusted p = 0.410): no difference detected.'"""
+    a, b = _names(h)
+    row = data.stats.primary_row(h) if data.stats is not None else None
+    coverage = h["ci_coverage"] if finite(h["ci_coverage"]) else (row["ci_coverage"] if row is not None else None)
+    n_text = f"{int(h['n'])} {unit_words(h['unit'])}" if finite(h["n"]) else unit_words(h["unit"])
+    test = f"{test_label(h['test'])} on {unit_words(h['unit'])}, {correction_label(data.correction)}-adjusted " \
+           f"p {_p_text(h['p_adj'])}"
+    verdict = VERDICT_WORDS.get(h["verdict"], h["verdict"] or "no verdict").format(
+        a=model_label(a), b=model_label(b), margin=f"{100 * data.margin:g}")
+    caveat = _caveat(h, row, data.alpha)
+    if caveat:
+        verdict += f" ({caveat})"
+    return (f"{h['modalities']}, {metric_long(h['metric'])}: {b} − {a} = {fmt_pp(h['estimate'])} pp "
+            f"({_interval(h, coverage, n_text)}; {test}): {verdict}.")
 
 
-def _sig_clause(row, alpha: float, level: str, corr: str) -> tuple[bool | None, str]:
-    """(significant, description); significant is None when the test could not be computed."""
-    n = f"n = {int(row['n'])}" if np.isfinite(row["n"]) else "n unknown"
-    what = "paired runs" if level == "run" else "fold means" if level == "fold" else level
-    name = TEST_LABEL.get(row["test"], row["test"])
-    if not np.isfinite(row["pvalue_adj"]) and not np.isfinite(row["pvalue"]):
-        return None, f"{name} on {n} {what}: too few to test"
-    return _is_sig(row, alpha), f"{name} on {n} {what}, {corr} p {_p(row['pvalue_adj'])}"
+def primary_intro(data: ReportData) -> str:
+    head = data.headline
+    prim = data.primary or (head.iloc[0][["metric", "unit", "test"]].to_dict() if len(head) else {})
+    what = (f"{test_label(prim['test'])} on {unit_words(prim['unit'])} of {metric_long(prim['metric'])}"
+            if {"test", "unit", "metric"} <= set(prim) else "the study's primary test")
+    k = len(head.drop_duplicates(["a", "b", "modalities", "metric"])) if len(head) else 0
+    return (f"Primary analysis, declared in the study before the runs: {what}, "
+            f"{correction_label(data.correction)}-adjusted across the study's {k} comparison"
+            f"{'s' if k != 1 else ''}, α = {data.alpha:g}. Each estimate is b − a in percentage points. Only the "
+            "sentences below state a verdict; every other number in this report is secondary or a sensitivity "
+            "analysis.")
 
 
-def _verdict(sig: bool | None) -> str:
-    return "not testable" if sig is None else "significant" if sig else "not significant"
+def conclusion(data: ReportData) -> tuple[str, list[str]]:
+    """(intro paragraph, one sentence per headline entry)."""
+    if data.stats is None:
+        return ("No statistics: stats.json is absent, so no comparison is concluded. Run `harness stats "
+                "RESULTS_DIR` and rebuild the report.", [])
+    if data.headline.empty:
+        return ("stats.json has no primary analysis (`headline` is empty): no comparison is concluded. The "
+                "tests below are secondary.", [])
+    return primary_intro(data), [headline_sentence(h, data) for _, h in data.headline.iterrows()]
 
 
-def _pair_paragraph(res: Results, stats: StatsView | None, mod: str, metric: str, alpha: float,
-                    margin: float, paper: dict, facts: dict | None = None) -> str:
-    """One comparison's sentences; `facts` (if given) receives est, run_sig/run_test, fold_sig/fold_test."""
-    facts = {} if facts is None else facts
-    # cross − self from the runs themselves (used when no stats row carries an estimate)
-    s = res.select("self", mod).set_index(["fold", "seed"])[f"test_{metric}"]
-    c = res.select("cross", mod).set_index(["fold", "seed"])[f"test_{metric}"]
-    paired = (c - s).dropna()
-    rows = pd.DataFrame()
-    if stats is not None and not stats.rows.empty:
-        fam = _with_sides(stats.select(family="self_vs_cross", metric=metric))
-        a_self = (fam["_model_a"] == "self") & (fam["_model_b"] == "cross")
-        a_cross = (fam["_model_a"] == "cross") & (fam["_model_b"] == "self")
-        same = (fam["_mods_a"] == mod) & (fam["_mods_b"] == mod)
-        rows = fam[(a_self | a_cross) & same].copy()
-        if len(rows):
-            # express every estimate as cross − self
-            flip = rows["_model_a"] == "cross"
-            for col in ("estimate", "ci_low", "ci_high"):
-                rows[col] = rows[col].where(~flip, -rows[col])
-            lo, hi = rows["ci_low"].copy(), rows["ci_high"].copy()
-            rows["ci_low"] = np.where(flip, hi, lo)
-            rows["ci_high"] = np.where(flip, lo, hi)
-            pl, pr = rows["p_left"].copy(), rows["p_right"].copy()
-            rows["p_left"] = np.where(flip, pr, pl)
-            rows["p_right"] = np.where(flip, pl, pr)
-    est_row = None
-    for t in ESTIMATE_TESTS:
-        sel = rows[(rows["unit"] == "run") & (rows["test"] == t) & rows["estimate"].notna()] if len(rows) else rows
-        if len(sel):
-            est_row = sel.iloc[0]
-            break
-    if est_row is not None:
-        est, lo, hi = est_row["estimate"], est_row["ci_low"], est_row["ci_high"]
-    elif len(paired):
-        est, lo, hi = float(paired.mean()), math.nan, math.nan
-        if len(paired) > 1:
-            from scipy import stats as st
-
-            half = st.t.ppf(0.975, len(paired) - 1) * paired.std(ddof=1) / math.sqrt(len(paired))
-            lo, hi = est - half, est + half
-    else:
-        return ""
-    name = METRIC_LONG[metric]
-    facts.update(mod=mod, metric=metric, est=est)
-    if abs(est) < 0.0005:
-        head = f"{mod}, {name}: cross- and self-attention score the same on average (cross − self = {_pp(est)} points"
-    elif est > 0:
-        head = (f"{mod}, {name}: cross-attention is higher than self-attention by {100 * abs(est):.1f} points "
-                f"(cross − self = {_pp(est)} points")
-    else:
-        head = (f"{mod}, {name}: self-attention is higher than cross-attention by {100 * abs(est):.1f} points "
-                f"(cross − self = {_pp(est)} points")
-    if np.isfinite(lo) and np.isfinite(hi):
-        head += f", 95% CI [{_pp(lo)}, {_pp(hi)}]"
-    n_pairs = int(est_row["n"]) if est_row is not None and np.isfinite(est_row["n"]) else len(paired)
-    head += f", {n_pairs} paired runs)."
-    parts = [head]
-    if len(rows):
-        corr = correction_name(stats)
-        run_row = _pick(rows, "run", RUN_LEVEL_TESTS)
-        fold_row = _pick(rows, "fold", FOLD_LEVEL_TESTS)
-        crt_row = _pick(rows, "run", ["corrected_resampled_t"])
-        clauses = []
-        if run_row is not None:
-            sig, txt = _sig_clause(run_row, alpha, "run", corr)
-            facts.update(run_sig=sig, run_test=run_row["test"])
-            clauses.append(f"{_verdict(sig)} after {corr} at the run level ({txt})")
-        if crt_row is not None:
-            sig, txt = _sig_clause(crt_row, alpha, "run", corr)
-            clauses.append(f"{_verdict(sig)} with the corrected resampled t-test "
-                           f"that allows for overlapping training sets ({txt})")
-        if fold_row is not None:
-            sig, txt = _sig_clause(fold_row, alpha, "fold", corr)
-            facts.update(fold_sig=sig, fold_test=fold_row["test"])
-            clauses.append(f"{_verdict(sig)} at the fold level ({txt})")
-        if clauses:
-            parts.append("The difference is " + "; ".join(clauses) + f" (α = {alpha:g}).")
-        tost = _pick(rows, "run", ["tost"])
-        if tost is None:
-            tost = _pick(rows, "fold", ["tost"])
-        bayes = _pick(rows, "run", ["bayes_signrank"])
-        if bayes is None:
-            bayes = _pick(rows, "fold", ["bayes_signrank"])
-        eq = []
-        if tost is not None:
-            p_tost = tost["pvalue_adj"] if np.isfinite(tost["pvalue_adj"]) else tost["pvalue"]
-            shown = tost["equivalent"] is True or (
-                tost["equivalent"] is not False and np.isfinite(p_tost) and p_tost < alpha)
-            eq.append(f"TOST {'shows' if shown else 'does not show'} equivalence ({corr} p {_p(p_tost)})")
-        if bayes is not None and np.isfinite(bayes["p_rope"]):
-            pr = bayes["p_rope"]
-            if pr > 0.95:
-                verdict = "practically equivalent"
-            elif bayes["p_right"] > 0.95:
-                verdict = "cross-attention practically better"
-            elif bayes["p_left"] > 0.95:
-                verdict = "self-attention practically better"
-            else:
-                verdict = "undecided"
-            eq.append(f"the Bayesian signed-rank test puts P(ROPE) = {pr:.2f} "
-                      f"(P(self better) = {bayes['p_left']:.2f}, P(cross better) = {bayes['p_right']:.2f}): "
-                      f"{verdict}")
-        if eq:
-            unit = "point" if abs(100 * margin - 1) < 1e-9 else "points"
-            parts.append(f"Equivalence within ±{100 * margin:g} {unit}: " + "; ".join(eq) + ".")
-    else:
-        parts.append("No significance tests are available for this comparison.")
-    if paper:
-        ps, pc = paper.get(("self", mod, metric)), paper.get(("cross", mod, metric))
-        if ps and pc:
-            pdiff = pc[0] - ps[0]
-            agree = (np.sign(pdiff) == np.sign(est)) or abs(pdiff) < 1e-9
-            parts.append(f"The paper reports cross − self = {_pp(pdiff)} points; our direction "
-                         f"{'agrees' if agree else 'is the opposite'}.")
-    return " ".join(parts)
+# ------------------------------------------------------------------------------------------ secondary
+def _row_clause(r, data: ReportData) -> str:
+    if finite(r["p_rope"]):
+        a, b = model_label(split_side(r["a"])[0]), model_label(split_side(r["b"])[0])
+        folds = data.stats.meta.get("n_folds")
+        fold_text = f" from {folds} fold{'s' if folds != 1 else ''}" if folds else ""
+        return (f"{test_label(r['test'])} over {fmt_num(r['n'], 0)} paired runs{fold_text}: "
+                f"P({a} practically better) = {r['p_left']:.2f}, P(within ±{100 * data.margin:g} pp) = "
+                f"{r['p_rope']:.2f}, P({b} practically better) = {r['p_right']:.2f} (runs of a fold share their "
+                "test utterances: a description, not a verdict" + _withheld(r["note"]) + ")")
+    if r["test"] == "tost":
+        shown = {True: "shown", False: "not shown"}.get(r["equivalent"], "not decided")
+        return (f"TOST at ±{100 * data.margin:g} pp ({unit_words(r['unit'])}, n = {fmt_num(r['n'], 0)}): "
+                f"equivalence {shown} (adjusted p {_p_text(r['pvalue_adj'])})")
+    ci = interval_text(r["ci_low"], r["ci_high"], r["ci_method"], r["ci_coverage"])
+    ci = f" {ci}" if ci != DASH else ""
+    p = r["pvalue_adj"] if finite(r["pvalue_adj"]) else r["pvalue"]
+    clause = (f"{test_label(r['test'])} on {fmt_num(r['n'], 0)} {unit_words(r['unit'])}: {fmt_pp(r['estimate'])} pp"
+              f"{ci}, {'adjusted ' if finite(r['pvalue_adj']) else ''}p {_p_text(p)}")
+    return clause + (" (cannot reach α at this size)" if finite(r["min_attainable_p"])
+                     and r["min_attainable_p"] >= data.alpha else "")
 
 
-def _ablation_paragraph(res: Results, stats: StatsView | None, alpha: float, mod: str = "AVT") -> str:
-    sel = res.select(modalities=mod)
-    models = order_models(sel["model"])
-    if len(models) < 3:
-        return ""
-    means = sel.groupby("model")["test_balanced_accuracy"].mean()
-    best, worst = means.idxmax(), means.idxmin()
-    text = (f"Ablation on {mod} ({len(models)} models: {', '.join(models)}): the highest mean balanced accuracy "
-            f"(WA) is {best} ({100 * means[best]:.1f}%), the lowest {worst} ({100 * means[worst]:.1f}%).")
-    if stats is None or stats.rows.empty:
-        return text + " No significance tests are available."
-    for metric in METRICS:
-        fam = stats.select(family="ablation_AVT", metric=metric)
-        fr = fam[fam["test"] == "friedman"]
-        if len(fr) == 0:
-            continue
+def _withheld(note: str) -> str:
+    """The stats stage's reason for withholding the Bayesian verdict, when it gives one."""
+    i = note.find("verdict withheld")
+    return "; " + note[i:].split(";")[0] if i >= 0 else ""
+
+
+def _pair_rows(data: ReportData, h) -> pd.DataFrame:
+    rows = data.stats.rows
+    a, b = _names(h)
+    ma = rows["model_a"].where(rows["model_a"] != "", rows["a"].map(lambda s: split_side(s)[0]))
+    mb = rows["model_b"].where(rows["model_b"] != "", rows["b"].map(lambda s: split_side(s)[0]))
+    xa = rows["modalities_a"].where(rows["modalities_a"] != "", rows["a"].map(lambda s: split_side(s)[1]))
+    return rows[(ma == a) & (mb == b) & (xa == h["modalities"]) & (rows["role"] != "primary")
+                & ~rows["test"].isin(["friedman", "nemenyi"])]
+
+
+def secondary_paragraphs(data: ReportData) -> list[str]:
+    """Per primary comparison: what the other tests and descriptions say, each labelled as such."""
+    if data.stats is None or data.headline.empty:
+        return []
+    out = []
+    paper = paper_lookup("main") if data.show_paper else {}
+    for _, h in data.headline.drop_duplicates(["a", "b", "modalities"]).iterrows():
+        a, b = _names(h)
+        rows = _pair_rows(data, h)
         parts = []
-        for _, row in fr.sort_values("unit", key=lambda u: u.map({"run": 0, "fold": 1}).fillna(2)).iterrows():
-            p = row["pvalue_adj"] if np.isfinite(row["pvalue_adj"]) else row["pvalue"]
-            sig = _is_sig(row, alpha)
-            n = f"{int(row['n'])} " if np.isfinite(row["n"]) else ""
-            blocks = "(fold, seed) blocks" if row["unit"] == "run" else f"{row['unit']} blocks"
-            if not np.isfinite(p):
-                parts.append(f"Friedman over {n}{blocks}: too few to test")
-                continue
-            part = (f"Friedman over {n}{blocks} p {_p(p)} "
-                    f"({'the models differ' if sig else 'no difference detected'})")
-            nem = fam[(fam["test"] == "nemenyi") & (fam["unit"] == row["unit"])]
-            if len(nem):
-                pairs = [f"{_split_label(r['a'])[0]} vs {_split_label(r['b'])[0]}" for _, r in nem.iterrows()
-                         if _is_sig(r, alpha)]
-                part += (f", Nemenyi pairs that differ: {', '.join(pairs)}" if pairs
-                         else ", no Nemenyi pair differs")
-            parts.append(part)
-        text += f" On {METRIC_LONG[metric]}: " + "; ".join(parts) + "."
-    return text
-
-
-def _modalities_paragraph(res: Results, stats: StatsView | None, alpha: float) -> str:
-    sel = res.select(model="self")
-    if sel["modalities"].nunique() < 2:
-        return ""
-    means = sel.groupby("modalities")["test_balanced_accuracy"].mean().sort_values(ascending=False)
-    text = (f"With self-attention the best modality combination by mean balanced accuracy (WA) is {means.index[0]} "
-            f"({100 * means.iloc[0]:.1f}%), followed by {means.index[1]} ({100 * means.iloc[1]:.1f}%).")
-    if stats is not None and not stats.rows.empty:
-        fam = stats.select(family="modalities_self", metric="balanced_accuracy", unit="run")
-        fam = fam[fam["test"].isin(RUN_LEVEL_TESTS)]
-        if len(fam):
-            test = next(t for t in RUN_LEVEL_TESTS if (fam["test"] == t).any())
-            fam = fam[fam["test"] == test]
-            n_sig = sum(_is_sig(r, alpha) for _, r in fam.iterrows())
-            refs = sorted(set(fam["modalities_b"]) - {""})
-            against = f" with {refs[0]}" if len(refs) == 1 else ""
-            text += (f" {n_sig} of {len(fam)} comparisons{against} are significant after {correction_name(stats)} "
-                     f"at the run level ({TEST_LABEL.get(test, test)}).")
-    return text
-
-
-def _summary(facts: list[dict], stats: StatsView | None, metric: str) -> str:
-    """One sentence over all combinations: where each model is significantly higher, where neither."""
-    order = {m: i for i, m in enumerate(MODALITY_ORDER)}
-    facts = sorted((f for f in facts if f.get("metric") == metric and "est" in f),
-                   key=lambda f: order.get(f["mod"], 99))
-    if not facts or stats is None:
-        return ""
-    parts = []
-    for level in ("run", "fold"):
-        have = [f for f in facts if f.get(f"{level}_sig") is not None]
-        if not have:
-            continue
-        cross = [f["mod"] for f in have if f[f"{level}_sig"] and f["est"] > 0]
-        self_ = [f["mod"] for f in have if f[f"{level}_sig"] and f["est"] < 0]
-        none = [f["mod"] for f in have if not f[f"{level}_sig"]]
-        tests = sorted({TEST_LABEL.get(f[f"{level}_test"], f[f"{level}_test"]) for f in have})
-        what = "paired runs" if level == "run" else "fold means"
-        bits = []
-        if cross:
-            bits.append(f"cross-attention is significantly higher on {', '.join(cross)}")
-        if self_:
-            bits.append(f"self-attention is significantly higher on {', '.join(self_)}")
-        if none:
-            bits.append(f"no difference is significant on {', '.join(none)}")
-        parts.append(f"at the {level} level ({' / '.join(tests)} on {what}), " + "; ".join(bits) + ".")
-    if not parts:
-        return ""
-    parts[0] = parts[0][0].upper() + parts[0][1:]
-    parts = [p[0].upper() + p[1:] for p in parts]
-    return f"Summary, {METRIC_LONG[metric]}, {correction_name(stats)}-adjusted: " + " ".join(parts)
-
-
-def conclusion_paragraphs(res: Results, stats: StatsView | None, alpha: float, margin: float) -> list[str]:
-    paper = paper_lookup("main") if res.show_paper else {}
-    out, facts = [], []
-    both = [m for m in res.modalities
-            if len(res.select("self", m)) and len(res.select("cross", m))]
-    for mod in reversed(both):  # AVT first: the headline comparison
-        for metric in METRICS:
-            f: dict = {}
-            para = _pair_paragraph(res, stats, mod, metric, alpha, margin, paper, f)
-            if para:
-                out.append(para)
-                facts.append(f)
-    summaries = [s for s in (_summary(facts, stats, m) for m in METRICS) if s]
-    out = summaries + out
-    if not both:
-        out.append("No modality combination has both self- and cross-attention runs, so the two are not compared.")
-    for para in (_ablation_paragraph(res, stats, alpha), _modalities_paragraph(res, stats, alpha)):
-        if para:
-            out.append(para)
+        for metric, group in rows.groupby("metric", sort=False):
+            tests = [_row_clause(r, data) for _, r in group.iterrows() if not is_description(r)]
+            desc = [_row_clause(r, data) for _, r in group.iterrows() if is_description(r)]
+            if tests:
+                parts.append(f"On {metric_long(metric)}, secondary: " + "; ".join(tests) + ".")
+            if desc:
+                parts.append(f"Description of the trained classifiers ({metric_long(metric)}): " + "; ".join(desc) + ".")
+        if (a, h["modalities"], "balanced_accuracy") in paper and (b, h["modalities"], "balanced_accuracy") in paper:
+            diff = paper[(b, h["modalities"], "balanced_accuracy")][0] - paper[(a, h["modalities"], "balanced_accuracy")][0]
+            parts.append(f"The paper reports {b} − {a} = {fmt_pp(diff)} pp in WA.")
+        if parts:
+            out.append(f"{h['modalities']}, {b} − {a}: " + " ".join(parts))
     return out
+
+
+def model_set_paragraphs(data: ReportData) -> list[str]:
+    """Friedman and Nemenyi over the models of one combination, from `ranks` and the rows (secondary)."""
+    if data.stats is None:
+        return []
+    out = []
+    rows = data.stats.rows
+    for rk in data.stats.ranks:
+        models, ranks = list(rk.get("models") or []), list(rk.get("average_ranks") or [])
+        if len(models) < 3 or len(ranks) != len(models):
+            continue
+        mods, metric, unit = rk.get("modalities", ""), rk.get("metric", ""), rk.get("unit", "")
+        listed = ", ".join(f"{m} {float(r):.2f}" for m, r in sorted(zip(models, ranks), key=lambda t: t[1]))
+        text = (f"Models on {mods}, {metric_long(metric)}, {unit_words(unit)} ({rk.get('n_blocks')} blocks; "
+                f"secondary): average ranks (1 = best) {listed}; Nemenyi CD = {fmt_num(rk.get('critical_difference'))}")
+        same = rows[(rows["metric"] == metric) & (rows["unit"] == unit)]
+        fr = same[(same["test"] == "friedman") & _on(same, mods)]
+        if len(fr):
+            text += f"; Friedman p {_p_text(fr.iloc[0]['pvalue'])}"
+        nem = same[(same["test"] == "nemenyi") & _on(same, mods)]
+        differ = [f"{split_side(r['a'])[0]} vs {split_side(r['b'])[0]}" for _, r in nem.iterrows()
+                  if finite(r["pvalue_adj"]) and r["pvalue_adj"] < data.alpha]
+        if len(nem):
+            text += "; Nemenyi pairs apart: " + (", ".join(differ) if differ else "none")
+        out.append(text + ".")
+    return out
+
+
+def _on(rows: pd.DataFrame, mods: str) -> pd.Series:
+    """Rows about the models on combination `mods` (by their sides, or by a family/comparison named after it)."""
+    xa = rows["modalities_a"].where(rows["modalities_a"] != "", rows["a"].map(lambda s: split_side(s)[1]))
+    named = rows["family"].str.endswith(f"_{mods}") | rows["comparison"].str.endswith(mods)
+    return (xa == mods) | ((xa == "") & named)

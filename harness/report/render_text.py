@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 DASH = "–"  # shown for a missing value
@@ -35,6 +37,64 @@ def latex_escape(text) -> str:
 
 def md_escape(text) -> str:
     return str(text).replace("|", r"\|").replace("\n", " ")
+
+
+# ------------------------------------------------------------------------------------------ numbers
+def finite(x) -> bool:
+    try:
+        return x is not None and bool(np.isfinite(float(x)))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_pct(x, decimals: int = 1) -> str:
+    return f"{100 * float(x):.{decimals}f}" if finite(x) else DASH
+
+
+def fmt_pm(mean, sd, decimals: int = 1) -> str:
+    if not finite(mean):
+        return DASH
+    return f"{fmt_pct(mean, decimals)} ± {fmt_pct(sd, decimals)}" if finite(sd) else fmt_pct(mean, decimals)
+
+
+def fmt_pp(x, decimals: int = 1) -> str:
+    """A difference in percentage points with its sign (a true minus sign; 0.0 unsigned)."""
+    if not finite(x):
+        return DASH
+    text = f"{100 * float(x):+.{decimals}f}"
+    return "0." + "0" * decimals if text.lstrip("+-") == "0." + "0" * decimals else text.replace("-", "−")
+
+
+def fmt_p(p) -> str:
+    if not finite(p):
+        return DASH
+    return "<0.001" if p < 0.001 else f"{float(p):.3f}"
+
+
+def fmt_num(x, decimals: int = 2) -> str:
+    return f"{float(x):.{decimals}f}" if finite(x) else DASH
+
+
+def fmt_int(x) -> str:
+    return str(int(x)) if finite(x) else DASH
+
+
+def fmt_coverage(c) -> str:
+    """0.95 -> '95%', 0.9375 -> '93.8%'."""
+    if not finite(c):
+        return ""
+    text = f"{100 * float(c):.1f}"
+    return (text[:-2] if text.endswith(".0") else text) + "%"
+
+
+def fmt_duration(seconds) -> str:
+    if not finite(seconds):
+        return DASH
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h"
+
 
 
 @dataclass
