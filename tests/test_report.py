@@ -55,13 +55,13 @@ class Folder:
         return self.stats
 
 
-def make_study(models=("self", "cross"), folds=(1, 2, 3), seeds=(1, 2), fmt="synthetic"):
+def make_study(models=("self", "cross"), folds=(1, 2, 3), seeds=(1, 2), fmt="synthetic", figures=False):
     """Stands in for a parsed Study (only the fields the report reads)."""
     return SimpleNamespace(
         name="hand-made", models=tuple(models), folds=tuple(folds), seeds=tuple(seeds),
         data=SimpleNamespace(format=fmt, path="data/x", classes=CLASSES, labels=""),
         stats=SimpleNamespace(alpha=0.05, correction="holm", equivalence_margin=0.01, primary=None),
-        report=SimpleNamespace(paper_values="auto", figures=True))
+        report=SimpleNamespace(paper_values="auto", figures=figures))
 
 
 def make_runs(grid, folds, seeds, skill) -> pd.DataFrame:
@@ -232,7 +232,7 @@ def test_user_models_and_declared_comparisons_render(tmp_path):
     rows.append(row("late", "cross", "AVT", "balanced_accuracy", "fold", "nemenyi", pvalue_adj=0.01))
     ranks = [{"modalities": "AVT", "metric": "balanced_accuracy", "unit": "fold", "models": ["self", "cross", "late"],
               "average_ranks": [2.7, 2.3, 1.0], "n_blocks": 3, "q_alpha": 2.343, "critical_difference": 1.91}]
-    folder = Folder(tmp_path / "res", make_study(models=("self", "cross", "late")), "", runs,
+    folder = Folder(tmp_path / "res", make_study(models=("self", "cross", "late"), figures=True), "", runs,
                     runs[["run_id", "model", "modalities", "fold", "seed"]], make_stats(heads, rows, runs, ranks))
     report = build_report(folder, tmp_path / "rep")
     md = report.read_text()
@@ -301,8 +301,8 @@ def built(tmp_path_factory):
                                                  role="description", note="n01 = 4, n10 = 9 50% & #1")])
     preds = {rid: {"test_y_true": np.array([0, 1, 2, 2]), "test_y_pred": np.array([0, 1, 1, 2])}
              for rid in folder.runs.run_id}
-    folder = Folder(folder.dir, folder.study, "name: hand_made # 100%\n", folder.runs, folder.plan, folder.stats,
-                    preds=preds)
+    study = make_study(figures=True)
+    folder = Folder(folder.dir, study, "name: hand_made # 100%\n", folder.runs, folder.plan, folder.stats, preds=preds)
     return folder, build_report(folder, base / "reports" / "study")
 
 

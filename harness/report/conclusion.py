@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.report.names import (
-    ci_method_label, correction_label, metric_long, model_label, split_side, test_label, unit_words,
+    correction_label, ci_method_label, metric_long, model_label, side_labels, sides, split_side, test_label, unit_words,
 )
 from harness.report.render_text import DASH, finite, fmt_coverage, fmt_num, fmt_p, fmt_pp
 from harness.report.stats_tables import interval_text, is_description
@@ -24,6 +24,10 @@ def _p_text(p) -> str:
 
 def _names(h) -> tuple[str, str]:
     return split_side(h["a"])[0], split_side(h["b"])[0]
+
+
+def _frame_text(h) -> str:
+    return h["modalities"] if h["modalities_a"] == h["modalities_b"] else f"{h['modalities_a']} vs {h['modalities_b']}"
 
 
 def _interval(h, coverage, n_text: str) -> str:
@@ -47,18 +51,19 @@ def _caveat(h, row, alpha: float) -> str:
 def headline_sentence(h, data: ReportData) -> str:
     """'AVT, balanced accuracy (WA): cross − self = −0.6 pp (95% t CI over 5 fold means −2.1 to +0.9;
     paired t on fold means, Holm-adjusted p = 0.410): no difference detected.'"""
-    a, b = _names(h)
+    a, b = sides(h)
+    label_a, label_b = side_labels(h)
     row = data.stats.primary_row(h) if data.stats is not None else None
     coverage = h["ci_coverage"] if finite(h["ci_coverage"]) else (row["ci_coverage"] if row is not None else None)
     n_text = f"{int(h['n'])} {unit_words(h['unit'])}" if finite(h["n"]) else unit_words(h["unit"])
     test = f"{test_label(h['test'])} on {unit_words(h['unit'])}, {correction_label(data.correction)}-adjusted " \
            f"p {_p_text(h['p_adj'])}"
     verdict = VERDICT_WORDS.get(h["verdict"], h["verdict"] or "no verdict").format(
-        a=model_label(a), b=model_label(b), margin=f"{100 * data.margin:g}")
+        a=label_a, b=label_b, margin=f"{100 * data.margin:g}")
     caveat = _caveat(h, row, data.alpha)
     if caveat:
         verdict += f" ({caveat})"
-    return (f"{h['modalities']}, {metric_long(h['metric'])}: {b} − {a} = {fmt_pp(h['estimate'])} pp "
+    return (f"{_frame_text(h)}, {metric_long(h['metric'])}: {b} − {a} = {fmt_pp(h['estimate'])} pp "
             f"({_interval(h, coverage, n_text)}; {test}): {verdict}.")
 
 
@@ -121,8 +126,9 @@ def _pair_rows(data: ReportData, h) -> pd.DataFrame:
     ma = rows["model_a"].where(rows["model_a"] != "", rows["a"].map(lambda s: split_side(s)[0]))
     mb = rows["model_b"].where(rows["model_b"] != "", rows["b"].map(lambda s: split_side(s)[0]))
     xa = rows["modalities_a"].where(rows["modalities_a"] != "", rows["a"].map(lambda s: split_side(s)[1]))
-    return rows[(ma == a) & (mb == b) & (xa == h["modalities"]) & (rows["role"] != "primary")
-                & ~rows["test"].isin(["friedman", "nemenyi"])]
+    xb = rows["modalities_b"].where(rows["modalities_b"] != "", rows["b"].map(lambda s: split_side(s)[1]))
+    return rows[(ma == a) & (mb == b) & (xa == h["modalities_a"]) & (xb == h["modalities_b"])
+                & (rows["role"] != "primary") & ~rows["test"].isin(["friedman", "nemenyi"])]
 
 
 def secondary_paragraphs(data: ReportData) -> list[str]:
@@ -131,7 +137,7 @@ def secondary_paragraphs(data: ReportData) -> list[str]:
         return []
     out = []
     paper = paper_lookup("main") if data.show_paper else {}
-    for _, h in data.headline.drop_duplicates(["a", "b", "modalities"]).iterrows():
+    for _, h in data.headline.drop_duplicates(["a", "b", "modalities_a", "modalities_b"]).iterrows():
         a, b = _names(h)
         rows = _pair_rows(data, h)
         parts = []
@@ -142,11 +148,12 @@ def secondary_paragraphs(data: ReportData) -> list[str]:
                 parts.append(f"On {metric_long(metric)}, secondary: " + "; ".join(tests) + ".")
             if desc:
                 parts.append(f"Description of the trained classifiers ({metric_long(metric)}): " + "; ".join(desc) + ".")
-        if (a, h["modalities"], "balanced_accuracy") in paper and (b, h["modalities"], "balanced_accuracy") in paper:
-            diff = paper[(b, h["modalities"], "balanced_accuracy")][0] - paper[(a, h["modalities"], "balanced_accuracy")][0]
-            parts.append(f"The paper reports {b} − {a} = {fmt_pp(diff)} pp in WA.")
+        key_a, key_b = (a, h["modalities_a"], "balanced_accuracy"), (b, h["modalities_b"], "balanced_accuracy")
+        if key_a in paper and key_b in paper:
+            parts.append(f"The paper reports {b} − {a} = {fmt_pp(paper[key_b][0] - paper[key_a][0])} pp in WA.")
         if parts:
-            out.append(f"{h['modalities']}, {b} − {a}: " + " ".join(parts))
+            sa, sb = sides(h)
+            out.append(f"{_frame_text(h)}, {sb} − {sa}: " + " ".join(parts))
     return out
 
 

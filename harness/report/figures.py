@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from harness.report.names import ci_method_label, metric_long, metric_short, split_side  # noqa: E402
+from harness.report.names import ci_method_label, metric_long, metric_short, sides, split_side  # noqa: E402
 from harness.report.render_text import finite  # noqa: E402
 from harness.report.tables import main_models, model_set_combinations, paper_lookup  # noqa: E402
 from harness.report.view import ReportData  # noqa: E402
@@ -107,11 +107,11 @@ def fig_main(data: ReportData, out_dir: Path) -> Figure:
 
 
 # ------------------------------------------------------------------------------------------ paired differences
-def paired_runs(data: ReportData, a: str, b: str, mods: str, metric: str) -> pd.DataFrame:
+def paired_runs(data: ReportData, h, metric: str) -> pd.DataFrame:
     """b − a per (fold, seed) pair of runs: the points of the figure, as the runs table holds them."""
     col = f"test_{metric}"
-    sa = data.select(a, mods).set_index(["fold", "seed"])[col]
-    sb = data.select(b, mods).set_index(["fold", "seed"])[col]
+    sa = data.select(split_side(h["a"])[0], h["modalities_a"]).set_index(["fold", "seed"])[col]
+    sb = data.select(split_side(h["b"])[0], h["modalities_b"]).set_index(["fold", "seed"])[col]
     return (sb - sa).dropna().rename("diff").reset_index()
 
 
@@ -130,15 +130,15 @@ def fig_paired_differences(data: ReportData, out_dir: Path) -> Figure:
         rows = head[head["metric"] == metric]
         labels = []
         for i, (_, h) in enumerate(rows.iterrows()):
-            a, b = split_side(h["a"])[0], split_side(h["b"])[0]
-            d = paired_runs(data, a, b, h["modalities"], metric)
+            a, b = sides(h)
+            d = paired_runs(data, h, metric)
             ax.scatter(i + rng.uniform(-0.18, 0.18, len(d)), 100 * d["diff"], s=14, alpha=0.8, edgecolors="none",
                        c=[fold_color[f] for f in d["fold"]])
             if finite(h["estimate"]):
                 yerr = ([[100 * (h["estimate"] - h["ci_low"])], [100 * (h["ci_high"] - h["estimate"])]]
                         if finite(h["ci_low"]) and finite(h["ci_high"]) else None)
                 ax.errorbar(i + 0.3, 100 * h["estimate"], yerr=yerr, fmt="o", color="black", capsize=4, ms=5)
-            labels.append(f"{b} − {a}\n{h['modalities']}")
+            labels.append(f"{b} − {a}" if ":" in a else f"{b} − {a}\n{h['modalities']}")
         ax.axhline(0, color="grey", lw=1, ls="--")
         ax.set_xticks(range(len(labels)), labels, fontsize=8)
         ax.set_xlim(-0.6, len(labels) - 0.3)

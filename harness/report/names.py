@@ -93,3 +93,17 @@ def split_side(label: str) -> tuple[str, str]:
         model, mods = text.rsplit(":", 1)
         return model, mods
     return text, ""
+
+
+def sides(h) -> tuple[str, str]:
+    """How a comparison's two sides are written: model names, with the combination when the sides differ
+    in it ('self:A', 'self:AVT')."""
+    a, b = split_side(h["a"])[0], split_side(h["b"])[0]
+    xa, xb = h.get("modalities_a", "") or h.get("modalities", ""), h.get("modalities_b", "") or h.get("modalities", "")
+    return (f"{a}:{xa}", f"{b}:{xb}") if xa != xb else (a, b)
+
+
+def side_labels(h) -> tuple[str, str]:
+    """As `sides`, with each model's display label."""
+    a, b = sides(h)
+    return tuple(model_label(x.split(":")[0]) + (f" on {x.split(':')[1]}" if ":" in x else "") for x in (a, b))

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.report.names import (
-    ci_method_label, correction_label, metric_long, metric_short, model_label, split_side, test_short, unit_words,
+    ci_method_label, correction_label, metric_long, metric_short, model_label, side_labels, sides, split_side, test_short,
+    unit_words,
 )
 from harness.report.render_text import DASH, Table, finite, fmt_coverage, fmt_int, fmt_num, fmt_p, fmt_pp
 from harness.report.view import StatsView
@@ -50,7 +51,7 @@ def comparison_label(row) -> str:
 
 
 def verdict_text(h, margin: float) -> str:
-    a, b = model_label(split_side(h["a"])[0]), model_label(split_side(h["b"])[0])
+    a, b = side_labels(h)
     text = VERDICTS.get(h["verdict"], h["verdict"] or DASH).format(a=a, b=b, margin=f"{100 * margin:g}")
     return f"{text} ({h['reason']})" if h["reason"] else text
 
@@ -63,7 +64,8 @@ def primary_table(head: pd.DataFrame, stats: StatsView, margin: float) -> Table 
     for _, h in head.iterrows():
         row = stats.primary_row(h)
         coverage = h["ci_coverage"] if finite(h["ci_coverage"]) else (row["ci_coverage"] if row is not None else None)
-        rows.append({"Comparison (b − a)": f"{model_label(split_side(h['b'])[0])} − {model_label(split_side(h['a'])[0])}",
+        a, b = sides(h)
+        rows.append({"Comparison (b − a)": f"{b} − {a}",
                      "Modalities": h["modalities"], "Metric": metric_short(h["metric"]),
                      "Test": f"{test_short(h['test'])} ({h['unit']})", "n": fmt_int(h["n"]),
                      "Δ pp": fmt_pp(h["estimate"], 2),

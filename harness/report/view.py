@@ -25,7 +25,8 @@ ROW_TEXT = ["family", "comparison", "metric", "a", "b", "model_a", "modalities_a
             "unit", "test", "role", "ci_method", "effect_name", "note"]
 ROW_BOOLS = ["equivalent", "significant"]
 HEADLINE_FLOATS = ["n", "estimate", "ci_low", "ci_high", "ci_coverage", "p_adj", "min_attainable_p"]
-HEADLINE_TEXT = ["comparison", "a", "b", "modalities", "metric", "unit", "test", "ci_method", "verdict", "reason"]
+HEADLINE_TEXT = ["family", "comparison", "a", "b", "modalities", "modalities_a", "modalities_b", "metric", "unit",
+                 "test", "ci_method", "verdict", "reason"]
 SUMMARY_FLOATS = ["n_runs", "n_folds", "mean", "sd", "ci_low", "ci_high", "ci_coverage"]
 SUMMARY_TEXT = ["model", "modalities", "metric", "ci_method"]
 _TRUE, _FALSE = {"true", "1", "1.0", "yes"}, {"false", "0", "0.0", "no"}
@@ -70,8 +71,10 @@ class StatsView:
         rows = get("rows", None)
         if rows is None:
             raise TypeError(f"stats must be a stats.json mapping or a StudyStats; got {type(stats).__name__}")
-        return cls(rows=_frame(rows, ROW_FLOATS, ROW_TEXT, ROW_BOOLS),
-                   headline=_frame(get("headline", None), HEADLINE_FLOATS, HEADLINE_TEXT),
+        head = _frame(get("headline", None), HEADLINE_FLOATS, HEADLINE_TEXT)
+        for side in ("modalities_a", "modalities_b"):  # one combination for both sides unless said otherwise
+            head[side] = head[side].where(head[side] != "", head["modalities"])
+        return cls(rows=_frame(rows, ROW_FLOATS, ROW_TEXT, ROW_BOOLS), headline=head,
                    summaries=_frame(get("summaries", None), SUMMARY_FLOATS, SUMMARY_TEXT),
                    ranks=[dict(r) for r in (get("ranks", None) or [])],
                    meta=dict(get("meta", None) or {}), notes=tuple(get("notes", None) or ()),
@@ -91,7 +94,13 @@ class StatsView:
             return None
         mods_a = rows["modalities_a"].where(rows["modalities_a"] != "", rows["a"].map(lambda s: split_side(s)[1]))
         sel = rows[(rows["metric"] == h["metric"]) & (rows["unit"] == h["unit"]) & (rows["test"] == h["test"])
-                   & (mods_a == h["modalities"])]
+                   & (mods_a == h["modalities_a"])]
+        if h["family"]:
+            sel = sel[sel["family"] == h["family"]]
+        a, b = split_side(h["a"])[0], split_side(h["b"])[0]
+        ma = sel["model_a"].where(sel["model_a"] != "", sel["a"].map(lambda s: split_side(s)[0]))
+        mb = sel["model_b"].where(sel["model_b"] != "", sel["b"].map(lambda s: split_side(s)[0]))
+        sel = sel[(ma == a) & (mb == b)]
         if h["comparison"]:
             by_name = sel[sel["comparison"] == h["comparison"]]
             sel = by_name if len(by_name) else sel
