@@ -14,6 +14,9 @@ from pathlib import Path
 from . import __version__
 from .errors import UserError
 
+# Before torch loads (OpenMP reads it once): idle OpenMP threads sleep instead of spinning,
+# so runs with threads_per_job > 1 slow down gracefully on a busy machine (harness.runner).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 def _print(msg: str = "", quiet: bool = False) -> None:
     if not quiet:
@@ -36,37 +39,13 @@ def _prepare_data(study, *, need: bool, quiet: bool):
 
     With need=False (validate, dry-run) missing data is a warning, not an error.
     """
-    from .data import iemocap, synthetic
-    from .errors import StudyError
+    from .data.corpus import prepare
 
-    try:
-        root = study.data_path
-    except StudyError as exc:
-        if need:
-            raise
-        print(f"warning: {exc} Using the format's declared shapes.", file=sys.stderr)
+    corpus = prepare(study, need=need, say=lambda m: _print(m, quiet),
+                     warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    if corpus is None or not need:
         return None
-    if study.data.format == "synthetic" and need:
-        if not (root / "SYNTHETIC.json").is_file():
-            _print(f"generating synthetic '{study.data.preset}' data in {root} ...", quiet)
-        synthetic.ensure_synthetic(root, study.data.preset, seed=study.data.seed,
-                                   utterances=study.data.utterances)
-    missing = [f for f in study.folds if not iemocap.fold_dir(root, f).is_dir()]
-    if missing:
-        where = f"{study.source}: data.path {study.data.path!r}"
-        if not root.is_dir():
-            msg = f"{where} does not exist."
-        else:
-            msg = (f"{where} has no folder for fold(s) {', '.join(map(str, missing))} "
-                   f"(expected {', '.join(iemocap.fold_dir(root, f).name for f in missing)}).")
-        if need:
-            raise UserError(msg + " Point data.path at the folder holding fold01..fold05 "
-                                  "(Yoon et al. format), e.g. $IEMOCAP_DIR.")
-        print(f"warning: {msg} Using the format's declared shapes.", file=sys.stderr)
-        return None
-    for f in study.folds:  # every check of the reader, before anything is written
-        iemocap.load_fold(root, f, n_classes=study.n_classes, audio_norm="none")
-    return iemocap.fingerprint(root, study.folds)
+    return corpus.fingerprint(study.folds)
 
 
 def _load_study(args):
@@ -105,7 +84,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_run_study(args) -> int:
-    from .plan import make_plan
+    from .plan import check_models, make_plan
     from .runner import execute
     from .store import Store
     study = _load_study(args)
@@ -118,10 +97,11 @@ def cmd_run_study(args) -> int:
         _prepare_data(study, need=False, quiet=args.quiet)
         _print_plan(make_plan(study))
         return 0
+    check_models(study)  # import and probe the study's own models before anything is written
     fingerprint = _prepare_data(study, need=True, quiet=args.quiet)
     plan = make_plan(study, fingerprint)
     store = Store(Path(args.results_dir) / study.name)
-    resolved = study.to_dict()
+    resolved = plan.study.to_dict()  # with model.kernels resolved
     resolved["data"]["fingerprint"] = fingerprint
     with store.lock():
         store.clean_temp()
@@ -225,11 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_make_synthetic)
 
-    s = sub.add_parser("validate", parents=[q], help="check a study file and print its plan")
+    tb = argparse.ArgumentParser(add_help=False)
+    tb.add_argument("--traceback", action="store_true",
+                    help="show the full traceback when a model of yours fails its probe")
+
+    s = sub.add_parser("validate", parents=[q, tb], help="check a study file and print its plan")
     s.add_argument("study")
     s.set_defaults(func=cmd_validate)
 
-    s = sub.add_parser("run-study", parents=[q], help="train every run of a study, then report")
+    s = sub.add_parser("run-study", parents=[q, tb], help="train every run of a study, then report")
     s.add_argument("study")
     s.add_argument("--results-dir", default="results", help="parent of results/<study> (default: results)")
     s.add_argument("--reports-dir", default="reports", help="parent of reports/<study> (default: reports)")
@@ -267,6 +251,8 @@ def main(argv=None) -> int:
         return args.func(args)
     except UserError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
+        if getattr(args, "traceback", False) and getattr(exc, "detail", ""):
+            print(exc.detail, file=sys.stderr, end="")  # the user's own code's traceback
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

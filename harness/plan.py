@@ -168,6 +168,13 @@ def probe_models(study: Study, entries: dict[str, ModelEntry], shapes: InputShap
             for combo in study.combinations_for(name)}
 
 
+def check_models(study: Study) -> None:
+    """Import and probe the study's own models with the shapes known now (ModelError)."""
+    if any(m in study.user_models or not MODELS[m].builtin for m in study.models):
+        study = resolve_study(study)
+        probe_models(study, model_entries(study), input_shapes(study)[0])
+
+
 def make_plan(study: Study, fingerprint: str | None = None) -> Plan:
     """Every (model, combination, fold, seed) the study asks for, in a stable order.
 

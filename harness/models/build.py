@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -22,6 +25,7 @@ class ModelRef:
     params: dict = field(default_factory=dict)  # keyword arguments for the callable
     source_sha256: str = ""  # of the file defining the callable
     source_file: str = ""  # where it was found when planned (not part of the run id)
+    import_root: str = ""  # the sys.path folder it was imported from when planned (idem)
 
     def identity(self) -> dict:
         return {"import": self.import_path, "params": self.params,
@@ -29,7 +33,16 @@ class ModelRef:
 
     @classmethod
     def of(cls, entry: ModelEntry) -> "ModelRef":
-        return cls(entry.import_path, dict(entry.params), entry.source_sha256, entry.source_file)
+        return cls(entry.import_path, dict(entry.params), entry.source_sha256, entry.source_file,
+                   import_root(entry.import_path, entry.source_file))
+
+
+def import_root(import_path: str, source_file: str) -> str:
+    """The folder that has to be on sys.path for ``import_path`` to find ``source_file``."""
+    if not source_file:
+        return ""
+    depth = import_path.partition(":")[0].count(".") + (Path(source_file).name == "__init__.py")
+    return str(Path(source_file).resolve().parents[depth])
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -58,7 +71,15 @@ def parameter_count(model: str, modalities: str, shapes: InputShapes, cfg) -> in
 
 
 def build_from_ref(name: str, ref: ModelRef, modalities: str, shapes: InputShapes) -> nn.Module:
-    """In a worker: import the model, check its source is the one planned, build it."""
+    """In a worker: import the model, check its source is the one planned, build it.
+
+    A worker whose sys.path lacks the model's folder (one started before it was set, or a
+    Dask worker on this machine) tries the folder the planning process imported it from;
+    the source hash still has to match."""
+    module = ref.import_path.partition(":")[0]
+    if ref.import_root and importlib.util.find_spec(module.split(".")[0]) is None \
+            and Path(ref.import_root).is_dir():
+        sys.path.append(ref.import_root)
     builder, file, digest = load_callable(name, ref.import_path)
     if ref.source_sha256 and digest != ref.source_sha256:
         raise RuntimeError(f"the source of model '{name}' ({file}) changed after the study was "
