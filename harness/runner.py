@@ -130,7 +130,7 @@ def execute(plan: Plan, store: Store, *, force: bool = False, quiet: bool = Fals
     """Train every planned run that is not done (all with force); store each as it ends."""
     ex = plan.study.execution
     specs = resolve_specs(plan, ex.device)
-    todo = [s for s in specs if force or store.status(s.run_id) != "ok"]
+    todo = [s for s in specs if force or not store.done(s)]  # a disagreeing folder is redone
     # Longest runs first, so the last workers do not idle while one long run finishes.
     todo.sort(key=_expected_cost, reverse=True)
     summary = Summary(planned=len(specs), skipped=len(specs) - len(todo))

@@ -23,6 +23,7 @@ import fcntl
 import os
 import shutil
 import socket
+import sys
 import tempfile
 from pathlib import Path
 
@@ -102,9 +103,18 @@ class Store:
         r = table.read_result(self.run_dir(run_id))
         return r.get("status") if r else None
 
-    def problems(self, run_id: str, spec=None) -> list[str]:
-        """What disagrees in a finished run's folder (see `table.check_run`); [] if consistent."""
-        return table.check_run(self.run_dir(run_id), spec)
+    def done(self, spec) -> bool:
+        """True when the run has an ok result.json that its folder agrees with.
+
+        A folder whose files disagree (`table.check_run`: epochs above max_epochs, metrics
+        contradicting predictions.npz, ...) is not trusted: it is said on stderr and redone.
+        """
+        if self.status(spec.run_id) != "ok":
+            return False
+        problems = table.check_run(self.run_dir(spec.run_id), spec)
+        for problem in problems:
+            print(f"warning: {problem}; the run is trained again.", file=sys.stderr)
+        return not problems
 
     def save(self, spec_dict: dict, outcome) -> Path:
         """Write one run's folder atomically (result.json last, then one rename)."""

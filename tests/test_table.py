@@ -163,3 +163,13 @@ def test_bad_plan_and_stats_json_are_user_errors(folder):
     (folder / "plan.json").write_text('{"runs": [{"run_id": "x"}]}')
     with pytest.raises(UserError, match="plan.json must be"):
         table.load(folder)
+
+
+def test_run_study_redoes_a_run_whose_files_disagree(made, folder, capsys):
+    run_dir, result = _run(folder)
+    _edit(run_dir, epochs=99)
+    assert main(["run-study", str(made[1]), "--results-dir", str(folder.parent), "--no-report",
+                 "--quiet"]) == 0
+    assert "epochs 99 exceeds training.max_epochs 2" in capsys.readouterr().err
+    res = table.load(folder)
+    assert res.problems == () and res.runs["epochs"].tolist() == [result["epochs"]]
