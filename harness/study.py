@@ -506,7 +506,7 @@ def _data_labels_and_classes(ctx: _Ctx, raw: dict, data: DataConfig, entry) -> D
         want = entry.default_classes(replace(data, labels=labels))
         if "classes" not in raw:
             classes = want
-        elif len(classes) != len(want):
+        elif len(classes) != len(want) and labels not in entry.rules_with_own_classes:
             rule = f" with data.labels {labels}" if labels else ""
             raise ctx.fail("data.classes", f"{len(want)} class names for data.format "
                            f"{data.format}{rule} (default {list(want)})", list(classes))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-import harness.data.iemocap as iemocap
+import harness.data.npy as npy
 from harness.data import (PRESETS, Shapes, fingerprint, fold_dir, load_fold,
                           make_synthetic, read_shapes)
 from harness.errors import DataError, UserError
@@ -60,7 +60,7 @@ def test_batch_contents_and_order(root):
     sp = fold.dev
     rows = np.array([5, 0, 17, 3, 3, sp.n - 1])                  # unsorted, repeated
     b = sp.batch(rows, "AVT")
-    assert set(b) == {"A", "V", "T", "y"}
+    assert set(b) == {"A", "V", "T"}          # model input only: labels are sp.labels
     orig = sp.index[rows]
     np.testing.assert_array_equal(b["A"].numpy(), raw(root, "dev", "audio_mfcc")[orig])
     np.testing.assert_array_equal(b["V"].numpy(), raw(root, "dev", "video")[orig])
@@ -68,15 +68,15 @@ def test_batch_contents_and_order(root):
     tokens = raw(root, "dev", "nlp_trans")[orig]
     np.testing.assert_array_equal(b["T"].numpy(), w[tokens])     # [B, L, E] lookup
     assert tuple(b["T"].shape) == (6, CFG["text_len"], CFG["embed_dim"])
-    np.testing.assert_array_equal(b["y"].numpy(), raw(root, "dev", "label")[orig])
-    assert b["y"].dtype == torch.int64 and b["A"].dtype == torch.float32
+    np.testing.assert_array_equal(sp.labels[rows], raw(root, "dev", "label")[orig])
+    assert len(sp) == sp.n and b["A"].dtype == torch.float32
     # one at a time gives the same rows
     for i, r in enumerate(rows):
         one = sp.batch(np.array([r]), "V")
-        assert set(one) == {"V", "y"}
+        assert set(one) == {"V"}
         assert torch.equal(one["V"][0], b["V"][i])
     b64 = sp.batch(rows, "T", dtype=torch.float64)
-    assert set(b64) == {"T", "y"} and b64["T"].dtype == torch.float64
+    assert set(b64) == {"T"} and b64["T"].dtype == torch.float64
     with pytest.raises(IndexError):
         sp.batch(np.array([sp.n]), "A")
     with pytest.raises(ValueError):
@@ -90,7 +90,7 @@ def _valid_frames(root, split, index):
 
 
 def test_standardize_uses_training_statistics(root, copy, monkeypatch):
-    monkeypatch.setattr(iemocap, "_CHUNK_BYTES", 20_000)          # force many chunks
+    monkeypatch.setattr(npy, "_CHUNK_BYTES", 20_000)          # force many chunks
     fold = load_fold(copy, 1, 7, audio_norm="standardize")
     frames = _valid_frames(copy, "train", fold.train.index)
     np.testing.assert_allclose(fold.train.audio_mean, frames.mean(0), rtol=1e-9, atol=1e-9)
@@ -209,7 +209,7 @@ def test_label_out_of_range(copy):
 
 
 def test_nan_in_audio(copy, monkeypatch):
-    monkeypatch.setattr(iemocap, "_CHUNK_BYTES", 20_000)          # NaN in a later chunk
+    monkeypatch.setattr(npy, "_CHUNK_BYTES", 20_000)          # NaN in a later chunk
     a = raw(copy, "dev", "audio_mfcc")
     a[a.shape[0] - 2, 3, 1] = np.nan
     _save(copy, "dev_audio_mfcc.npy", a)

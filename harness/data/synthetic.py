@@ -55,7 +55,8 @@ import numpy as np
 
 from harness.errors import DataError, UserError
 
-from .iemocap import CLASS_COUNTS, CLASS_NAMES, IEMOCAP_SHAPES, SPLITS
+from .corpus import CorpusEntry, register_corpus
+from .iemocap import CLASS_COUNTS, CLASS_NAMES, IEMOCAP_SHAPES, SPLITS, YoonCorpus
 
 GENERATOR_VERSION = 1
 
@@ -444,3 +445,27 @@ def _pwrite_all(fd: int, buf: memoryview, offset: int) -> None:
     while len(buf):
         done = os.pwrite(fd, buf, offset)
         buf, offset = buf[done:], offset + done
+
+
+# ----------------------------------------------------------------------------------------
+# the corpus seam: format "synthetic" = this generator + the Yoon reader
+# ----------------------------------------------------------------------------------------
+def _generate(data, root: Path, say) -> None:
+    if not (Path(root) / _MARKER).is_file():
+        say(f"generating synthetic '{data.preset}' data in {root} ...")
+    ensure_synthetic(root, data.preset, seed=data.seed, utterances=data.utterances)
+
+
+def _declared_shapes(data, n_classes: int):
+    from harness.models.shapes import InputShapes
+
+    p = PRESETS[data.preset]
+    return InputShapes(p["audio_frames"], p["audio_dim"], p["video_frames"], p["video_dim"],
+                       p["embed_dim"], n_classes, text_tokens=p["text_len"])
+
+
+register_corpus(CorpusEntry(
+    "synthetic", open=YoonCorpus, generate=_generate, declared_shapes=_declared_shapes,
+    description="synthetic data in the Yoon et al. IEMOCAP layout, generated on first use",
+    options=("preset", "utterances", "seed", "audio_norm"),
+    path_hint="a folder for the generated fold01..fold05 (created if absent)"))
