@@ -7,10 +7,10 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.report.names import (
-    correction_label, ci_method_label, metric_long, model_label, side_labels, sides, split_side, test_label, unit_words,
+    ci_method_label, correction_label, metric_long, side_labels, sides, split_side, test_label, unit_words,
 )
 from harness.report.render_text import DASH, finite, fmt_coverage, fmt_num, fmt_p, fmt_pp
-from harness.report.stats_tables import interval_text, is_description
+from harness.report.stats_tables import clean_reason, interval_text, is_description
 from harness.report.tables import paper_lookup
 from harness.report.view import ReportData
 
@@ -40,7 +40,7 @@ def _interval(h, coverage, n_text: str) -> str:
 def _caveat(h, row, alpha: float) -> str:
     """The small-sample reason, as stats.json gives it; else the test's floor when it cannot reach α."""
     if h["reason"]:
-        return h["reason"]
+        return clean_reason(h["reason"])
     floor = row["min_attainable_p"] if row is not None else float("nan")
     if finite(floor) and floor >= alpha:
         return (f"the test cannot reach α = {alpha:g} with n = {int(h['n'])}: "
@@ -72,46 +72,49 @@ def primary_intro(data: ReportData) -> str:
     prim = data.primary or (head.iloc[0][["metric", "unit", "test"]].to_dict() if len(head) else {})
     what = (f"{test_label(prim['test'])} on {unit_words(prim['unit'])} of {metric_long(prim['metric'])}"
             if {"test", "unit", "metric"} <= set(prim) else "the study's primary test")
-    k = len(head.drop_duplicates(["a", "b", "modalities", "metric"])) if len(head) else 0
-    return (f"Primary analysis, declared in the study before the runs: {what}, "
-            f"{correction_label(data.correction)}-adjusted across the study's {k} comparison"
-            f"{'s' if k != 1 else ''}, α = {data.alpha:g}. Each estimate is b − a in percentage points. Only the "
-            "sentences below state a verdict; every other number in this report is secondary or a sensitivity "
-            "analysis.")
+    return (f"Primary analysis, declared in the study before the runs: {what}; p-values "
+            f"{correction_label(data.correction)}-adjusted within each family of comparisons below, α = "
+            f"{data.alpha:g}. Each estimate is b − a in percentage points. Only these sentences state a verdict; "
+            "every other number in this report is a secondary or sensitivity analysis, or a description.")
 
 
-def conclusion(data: ReportData) -> tuple[str, list[str]]:
-    """(intro paragraph, one sentence per headline entry)."""
+def conclusion(data: ReportData) -> tuple[str, list[tuple[str, list[str]]]]:
+    """(intro paragraph, [(family heading, one sentence per headline entry of that family)])."""
     if data.stats is None:
         return ("No statistics: stats.json is absent, so no comparison is concluded. Run `harness stats "
                 "RESULTS_DIR` and rebuild the report.", [])
     if data.headline.empty:
         return ("stats.json has no primary analysis (`headline` is empty): no comparison is concluded. The "
                 "tests below are secondary.", [])
-    return primary_intro(data), [headline_sentence(h, data) for _, h in data.headline.iterrows()]
+    groups = []
+    for family, head in data.headline.groupby("family", sort=False):
+        k = len(head)
+        title = (f"{family or 'Comparisons'} ({k} comparison{'s' if k != 1 else ''}, "
+                 f"{correction_label(data.correction)} over them):")
+        groups.append((title, [headline_sentence(h, data) for _, h in head.iterrows()]))
+    return primary_intro(data), groups
 
 
 # ------------------------------------------------------------------------------------------ secondary
 def _row_clause(r, data: ReportData) -> str:
+    """One secondary test or description in a few words, labelled by its test and unit."""
+    name = f"{test_label(r['test'])} ({unit_words(r['unit'])}, n = {fmt_num(r['n'], 0)})"
     if finite(r["p_rope"]):
-        a, b = model_label(split_side(r["a"])[0]), model_label(split_side(r["b"])[0])
-        folds = data.stats.meta.get("n_folds")
-        fold_text = f" from {folds} fold{'s' if folds != 1 else ''}" if folds else ""
-        return (f"{test_label(r['test'])} over {fmt_num(r['n'], 0)} paired runs{fold_text}: "
-                f"P({a} practically better) = {r['p_left']:.2f}, P(within ±{100 * data.margin:g} pp) = "
+        a, b = side_labels(r)
+        return (f"{name}: P({a} practically better) = {r['p_left']:.2f}, P(within ±{100 * data.margin:g} pp) = "
                 f"{r['p_rope']:.2f}, P({b} practically better) = {r['p_right']:.2f} (runs of a fold share their "
                 "test utterances: a description, not a verdict" + _withheld(r["note"]) + ")")
     if r["test"] == "tost":
         shown = {True: "shown", False: "not shown"}.get(r["equivalent"], "not decided")
-        return (f"TOST at ±{100 * data.margin:g} pp ({unit_words(r['unit'])}, n = {fmt_num(r['n'], 0)}): "
-                f"equivalence {shown} (adjusted p {_p_text(r['pvalue_adj'])})")
+        return f"{name}: equivalence within ±{100 * data.margin:g} pp {shown} (adjusted p {_p_text(r['pvalue_adj'])})"
+    if not finite(r["estimate"]):
+        return f"{name}: not available"
     ci = interval_text(r["ci_low"], r["ci_high"], r["ci_method"], r["ci_coverage"])
-    ci = f" {ci}" if ci != DASH else ""
     p = r["pvalue_adj"] if finite(r["pvalue_adj"]) else r["pvalue"]
-    clause = (f"{test_label(r['test'])} on {fmt_num(r['n'], 0)} {unit_words(r['unit'])}: {fmt_pp(r['estimate'])} pp"
-              f"{ci}, {'adjusted ' if finite(r['pvalue_adj']) else ''}p {_p_text(p)}")
-    return clause + (" (cannot reach α at this size)" if finite(r["min_attainable_p"])
-                     and r["min_attainable_p"] >= data.alpha else "")
+    clause = (f"{name}: {fmt_pp(r['estimate'])} pp" + (f" {ci}" if ci != DASH else "")
+              + f", {'adjusted ' if finite(r['pvalue_adj']) else ''}p {_p_text(p)}")
+    floor = finite(r["min_attainable_p"]) and r["min_attainable_p"] >= data.alpha
+    return clause + (" (cannot reach α at this size)" if floor else "")
 
 
 def _withheld(note: str) -> str:
@@ -121,39 +124,40 @@ def _withheld(note: str) -> str:
 
 
 def _pair_rows(data: ReportData, h) -> pd.DataFrame:
+    """The other rows of a headline entry's comparison: same family, sides and metric."""
     rows = data.stats.rows
     a, b = _names(h)
     ma = rows["model_a"].where(rows["model_a"] != "", rows["a"].map(lambda s: split_side(s)[0]))
     mb = rows["model_b"].where(rows["model_b"] != "", rows["b"].map(lambda s: split_side(s)[0]))
     xa = rows["modalities_a"].where(rows["modalities_a"] != "", rows["a"].map(lambda s: split_side(s)[1]))
     xb = rows["modalities_b"].where(rows["modalities_b"] != "", rows["b"].map(lambda s: split_side(s)[1]))
-    return rows[(ma == a) & (mb == b) & (xa == h["modalities_a"]) & (xb == h["modalities_b"])
-                & (rows["role"] != "primary") & ~rows["test"].isin(["friedman", "nemenyi"])]
+    same = (ma == a) & (mb == b) & (xa == h["modalities_a"]) & (xb == h["modalities_b"])
+    if h["family"]:
+        same &= rows["family"] == h["family"]
+    keep = same & (rows["metric"] == h["metric"]) & (rows["role"] != "primary")
+    return rows[keep & ~rows["test"].isin(["friedman", "nemenyi", "mcnemar_per_run"])]
 
 
 def secondary_paragraphs(data: ReportData) -> list[str]:
-    """Per primary comparison: what the other tests and descriptions say, each labelled as such."""
+    """Per primary comparison, on its metric: what the other tests and descriptions say, labelled as such."""
     if data.stats is None or data.headline.empty:
         return []
     out = []
     paper = paper_lookup("main") if data.show_paper else {}
-    for _, h in data.headline.drop_duplicates(["a", "b", "modalities_a", "modalities_b"]).iterrows():
+    for _, h in data.headline.iterrows():
         a, b = _names(h)
         rows = _pair_rows(data, h)
-        parts = []
-        for metric, group in rows.groupby("metric", sort=False):
-            tests = [_row_clause(r, data) for _, r in group.iterrows() if not is_description(r)]
-            desc = [_row_clause(r, data) for _, r in group.iterrows() if is_description(r)]
-            if tests:
-                parts.append(f"On {metric_long(metric)}, secondary: " + "; ".join(tests) + ".")
-            if desc:
-                parts.append(f"Description of the trained classifiers ({metric_long(metric)}): " + "; ".join(desc) + ".")
-        key_a, key_b = (a, h["modalities_a"], "balanced_accuracy"), (b, h["modalities_b"], "balanced_accuracy")
+        tests = [_row_clause(r, data) for _, r in rows.iterrows() if not is_description(r)]
+        desc = [_row_clause(r, data) for _, r in rows.iterrows() if is_description(r)]
+        parts = ([f"secondary: {'; '.join(tests)}."] if tests else []) + (
+            [f"Description of the trained classifiers: {'; '.join(desc)}."] if desc else [])
+        key_a, key_b = (a, h["modalities_a"], h["metric"]), (b, h["modalities_b"], h["metric"])
         if key_a in paper and key_b in paper:
-            parts.append(f"The paper reports {b} − {a} = {fmt_pp(paper[key_b][0] - paper[key_a][0])} pp in WA.")
+            parts.append(f"The paper reports {b} − {a} = {fmt_pp(paper[key_b][0] - paper[key_a][0])} pp.")
         if parts:
             sa, sb = sides(h)
-            out.append(f"{_frame_text(h)}, {sb} − {sa}: " + " ".join(parts))
+            out.append(f"{_frame_text(h)}, {metric_long(h['metric'])}, {sb} − {sa} ({h['family'] or 'comparison'}), "
+                       + " ".join(parts))
     return out
 
 
@@ -163,7 +167,10 @@ def model_set_paragraphs(data: ReportData) -> list[str]:
         return []
     out = []
     rows = data.stats.rows
+    metric_wanted = data.primary.get("metric")
     for rk in data.stats.ranks:
+        if metric_wanted and rk.get("metric") != metric_wanted:
+            continue
         models, ranks = list(rk.get("models") or []), list(rk.get("average_ranks") or [])
         if len(models) < 3 or len(ranks) != len(models):
             continue

@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 
 from harness.report.names import ci_method_label, metric_long, metric_short, sides, split_side  # noqa: E402
 from harness.report.render_text import finite  # noqa: E402
-from harness.report.tables import main_models, model_set_combinations, paper_lookup  # noqa: E402
+from harness.report.tables import first_family, main_models, paper_lookup  # noqa: E402
 from harness.report.view import ReportData  # noqa: E402
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
@@ -116,7 +116,7 @@ def paired_runs(data: ReportData, h, metric: str) -> pd.DataFrame:
 
 
 def fig_paired_differences(data: ReportData, out_dir: Path) -> Figure:
-    head = data.headline
+    head = first_family(data.headline)
     if head.empty:
         raise SkipFigure("paired differences: the statistics have no primary comparison (headline)")
     metrics = list(dict.fromkeys(head["metric"]))

@@ -102,6 +102,15 @@ def header_facts(data: ReportData) -> list[tuple[str, str]]:
     return facts
 
 
+META_LINES = (("n_folds", "folds"), ("n_seeds", "seeds"), ("n_runs", "runs analysed"), ("n_ok", "ok runs analysed"),
+              ("primary_note", "primary analysis note"), ("headline_correction", "correction of the verdicts"),
+              ("rope", "ROPE of the Bayesian signed-rank test"),
+              ("bayes_min_folds", "folds needed before a Bayesian verdict is given"),
+              ("min_wilcoxon_p_folds", "smallest attainable fold-level Wilcoxon p"),
+              ("nb_ratio", "n_test/n_train for the corrected resampled t"),
+              ("modalities_reference", "reference combination of modalities_self"))
+
+
 def meta_lines(data: ReportData) -> list[str]:
     """The statistics' settings worth reading (from stats.json meta)."""
     meta = data.stats.meta if data.stats is not None else {}
@@ -109,16 +118,11 @@ def meta_lines(data: ReportData) -> list[str]:
     prim = data.primary
     if {"metric", "unit", "test"} <= set(prim):
         lines.append(f"primary analysis: {test_label(prim['test'])} on {unit_words(prim['unit'])} of "
-                     f"{metric_long(prim['metric'])}, {correction_label(data.correction)} across the comparisons")
-    for key, label in (("n_folds", "folds"), ("n_seeds", "seeds"), ("n_ok", "ok runs analysed")):
-        if meta.get(key) is not None:
-            lines.append(f"{label}: {meta[key]}")
-    for key, value in meta.items():
-        if key in ("alpha", "margin", "equivalence_margin", "correction", "primary", "corpus", "n_folds", "n_seeds",
-                   "n_ok") or isinstance(value, (dict, list)):
-            continue
-        lines.append(f"{key.replace('_', ' ')}: {value:.4g}" if isinstance(value, float) else
-                     f"{key.replace('_', ' ')}: {value}")
+                     f"{metric_long(prim['metric'])}, {correction_label(data.correction)} within each family of comparisons")
+    for key, label in META_LINES:
+        value = meta.get(key)
+        if value not in (None, "", [], {}):
+            lines.append(f"{label}: {value:.4g}" if isinstance(value, float) else f"{label}: {value}")
     return lines
 
 

@@ -56,10 +56,12 @@ def _tables(data: ReportData) -> dict:
 
 
 def _conclusion_sections(doc: Document, data: ReportData) -> None:
-    intro, sentences = conclusion(data)
+    intro, groups = conclusion(data)
     doc.section("Conclusion")
     doc.para(intro)
-    doc.bullets(sentences)
+    for title, sentences in groups:
+        doc.para(title)
+        doc.bullets(sentences)
     secondary = secondary_paragraphs(data) + model_set_paragraphs(data)
     if secondary:
         doc.section("Secondary and sensitivity analyses")

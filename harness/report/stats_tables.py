@@ -5,10 +5,12 @@ has a "significant" verdict column (the verdict belongs to the primary analysis 
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from harness.report.names import (
-    ci_method_label, correction_label, metric_long, metric_short, model_label, side_labels, sides, split_side, test_short,
+    ci_method_label, correction_label, metric_long, metric_short, side_labels, sides, split_side, test_short,
     unit_words,
 )
 from harness.report.render_text import DASH, Table, finite, fmt_coverage, fmt_int, fmt_num, fmt_p, fmt_pp
@@ -41,7 +43,7 @@ def interval_text(lo, hi, method, coverage, scale: float = 100.0) -> str:
 def side_label(row, side: str) -> str:
     model = row[f"model_{side}"] or split_side(row[side])[0]
     mods = row[f"modalities_{side}"] or split_side(row[side])[1]
-    return f"{model_label(model)}:{mods}" if mods else model_label(model)
+    return f"{model}:{mods}" if mods else model
 
 
 def comparison_label(row) -> str:
@@ -50,10 +52,17 @@ def comparison_label(row) -> str:
     return f"{side_label(row, 'b')} − {side_label(row, 'a')}"
 
 
+def clean_reason(reason: str) -> str:
+    """The stats stage's reason for a verdict, less the part every sentence already says (its p)."""
+    parts = [p for p in str(reason).split("; ") if p and not p.startswith("adjusted p =")]
+    return "; ".join(parts).replace("+-", "±").replace(">=", "≥")  # stats writes ASCII
+
+
 def verdict_text(h, margin: float) -> str:
     a, b = side_labels(h)
     text = VERDICTS.get(h["verdict"], h["verdict"] or DASH).format(a=a, b=b, margin=f"{100 * margin:g}")
-    return f"{text} ({h['reason']})" if h["reason"] else text
+    reason = clean_reason(h["reason"])
+    return f"{text} ({reason})" if reason else text
 
 
 # ------------------------------------------------------------------------------------------ primary
@@ -72,7 +81,7 @@ def primary_table(head: pd.DataFrame, stats: StatsView, margin: float) -> Table 
                      "CI": interval_text(h["ci_low"], h["ci_high"], h["ci_method"], coverage),
                      "p adj": fmt_p(h["p_adj"]), "Verdict": verdict_text(h, margin)})
     corr = correction_label(stats.meta.get("correction", "holm"))
-    notes = [f"Δ = b − a in percentage points; p adj: {corr}-adjusted across the study's comparisons. The verdict "
+    notes = [f"Δ = b − a in percentage points; p adj: {corr}-adjusted within each family of comparisons. The verdict "
              "is the pre-registered primary analysis (stats.primary); every other test in this report is "
              "secondary or a sensitivity analysis."]
     return Table("primary", "Primary analysis", head.reset_index(drop=True), pd.DataFrame(rows), "", notes,
@@ -157,6 +166,15 @@ def _secondary_notes(stats: StatsView, rows: pd.DataFrame) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ descriptions
+def _counts(note: str) -> str:
+    """'n01 = 35, n10 = 117' from a McNemar row's note; else the note's first clause."""
+    found = dict(re.findall(r"\b(n01|n10) = (\d+)", note))
+    if {"n01", "n10"} <= set(found):
+        return f"n01 = {found['n01']}, n10 = {found['n10']}"
+    return note.split(";")[0].split(":")[-1].strip() or DASH
+
+
+
 def description_table(stats: StatsView | None) -> Table | None:
     """McNemar and other descriptions of the trained classifiers: counts, discordant pairs, p; no verdict."""
     if stats is None or stats.rows.empty:
@@ -164,7 +182,7 @@ def description_table(stats: StatsView | None) -> Table | None:
     rows = stats.rows[[is_description(r) for _, r in stats.rows.iterrows()]]
     if rows.empty:
         return None
-    rows = _sorted(rows)
+    rows = _sorted(rows.drop_duplicates(["a", "b", "metric", "unit", "test"]))  # families may share a pair
     display = pd.DataFrame({
         "Comparison (b − a)": rows["_comp"].tolist(),
         "Test": [test_short(t) for t in rows["test"]],
@@ -174,7 +192,7 @@ def description_table(stats: StatsView | None) -> Table | None:
         "CI": [interval_text(r["ci_low"], r["ci_high"], r["ci_method"], r["ci_coverage"]) for _, r in rows.iterrows()],
         "p": [fmt_p(p) for p in rows["pvalue"]],
         "Effect": [_effect_text(r) for _, r in rows.iterrows()],
-        "Counts": [r["note"] or DASH for _, r in rows.iterrows()],
+        "Counts": [_counts(r["note"]) for _, r in rows.iterrows()],
     })
     notes = ["McNemar describes two trained classifiers on the same test utterances (discordant pairs: "
              "n01 = a right and b wrong, n10 = a wrong and b right). It does not test whether the two "

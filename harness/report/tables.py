@@ -27,10 +27,18 @@ def paper_lookup(table: str) -> dict[tuple[str, str, str], tuple[float, float]]:
     return {(r.model, r.modalities, r.metric): (float(r.value), float(r.std)) for r in pv.itertuples()}
 
 
+def first_family(head: pd.DataFrame) -> pd.DataFrame:
+    """The headline entries of the study's first family (its main question: the declared comparisons, or the
+    paper's self vs cross)."""
+    if head.empty or "family" not in head:
+        return head
+    return head[head["family"] == head["family"].iloc[0]]
+
+
 def main_models(data: ReportData) -> list[str]:
-    """The models of the primary comparisons (headline), else those run on several combinations, else all."""
-    head = data.headline
-    named = [m for _, h in head.iterrows() for m in (h["a"].split(":")[0], h["b"].split(":")[0])] if len(head) else []
+    """The models of the first family of primary comparisons, else those run on several combinations, else all."""
+    head = first_family(data.headline)
+    named = [m for _, h in head.iterrows() for m in (h["a"].split(":")[0], h["b"].split(":")[0])]
     if named:
         return data.order(named)
     spread = data.ok.groupby("model")["modalities"].nunique()  # no headline: the models run on several combinations
