@@ -115,10 +115,11 @@ def _mixedlm(y: np.ndarray, X: np.ndarray, groups: np.ndarray, models: np.ndarra
         levels = np.unique(models)
         exog_vc = {"fold:model": {g: (models[groups == g][:, None] == levels[None, :]).astype(float)
                                   for g in np.unique(groups)}}
+    z = (y - mu) / sd
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always")
-        fit = MixedLM((y - mu) / sd, X, groups=groups, exog_re=np.ones((y.size, 1)),
-                      exog_vc=exog_vc).fit(reml=True)
+        mlm = MixedLM(z, X, groups=groups, exog_re=np.ones((y.size, 1)), exog_vc=exog_vc)
+        fit = mlm.fit(reml=True, start_params=_start(z, X, groups, models, interaction))
     est = float(np.asarray(fit.fe_params)[1]) * sd
     se = float(np.asarray(fit.bse_fe)[1]) * sd
     if not (math.isfinite(est) and math.isfinite(se) and se > 0):
@@ -128,6 +129,26 @@ def _mixedlm(y: np.ndarray, X: np.ndarray, groups: np.ndarray, models: np.ndarra
             "resid_var": float(fit.scale) * sd ** 2, "converged": bool(fit.converged),
             "warnings": tuple(dict.fromkeys(f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
                                             for w in wlist))}
+
+
+def _start(z: np.ndarray, X: np.ndarray, groups: np.ndarray, models: np.ndarray,
+           interaction: bool):
+    """Method-of-moments variance components as REML start values (relative to the residual
+    variance, as MixedLM parametrises them): they cut the optimiser's iterations several-fold."""
+    from statsmodels.regression.mixed_linear_model import MixedLMParams
+
+    beta, *_ = np.linalg.lstsq(X, z, rcond=None)
+    cells = pd.DataFrame({"r": z - X @ beta, "g": groups, "m": models})
+    cell = cells.groupby(["g", "m"])["r"]
+    within = float(np.nanmean(cell.var(ddof=1))) if (cell.size() > 1).any() else 1.0
+    within = max(within, 1e-6)
+    means = cell.mean().unstack("m")
+    inter = float(np.nanvar((means.iloc[:, 0] - means.iloc[:, -1]).to_numpy(), ddof=1)) / 2 \
+        if means.shape[1] >= 2 and len(means) >= 2 else 0.0
+    fold = float(np.nanvar(means.mean(axis=1).to_numpy(), ddof=1)) if len(means) >= 2 else 0.0
+    vc = [max(inter / within, 0.05)] if interaction else []
+    return MixedLMParams.from_components(beta, cov_re=np.array([[max(fold / within, 0.05)]]),
+                                         vcomp=np.array(vc))
 
 
 def _fold_means_t(df: pd.DataFrame, a: str, b: str) -> dict:

@@ -85,6 +85,7 @@ class PairData:
 
 @dataclass(frozen=True)
 class TestEntry:
+    __test__ = False                           # not a pytest test class despite its name
     name: str                                  # the rows' `test` value
     units: tuple[str, ...]                     # the units it runs at (a row per unit)
     label: str                                 # for tables: "Paired t test"
