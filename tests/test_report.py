@@ -222,6 +222,18 @@ def test_tables_read_summaries_and_fall_back_to_the_runs(tmp_path):
     assert "no comparison is concluded" in conclusion(data)[0]
 
 
+def test_published_values_beside_ours_only_for_iemocap(tmp_path):
+    h = headline("self", "cross", "AVT", 0.01, -0.01, 0.03, "no_difference_detected")
+    synthetic = self_cross_folder(tmp_path / "s", [h])
+    iemocap = Folder(synthetic.dir, make_study(fmt="iemocap_yoon"), "", synthetic.runs, synthetic.plan, synthetic.stats)
+    assert "paper" not in " ".join(map(str, main_table(load_inputs(synthetic)).display.columns))
+    table = main_table(load_inputs(iemocap))
+    row = table.display[table.display[("", "Modalities")] == "AVT"].iloc[0]
+    self_label, cross_label = names.model_label("self"), names.model_label("cross")
+    assert row[(self_label, "WA paper")] == "58.7" and row[(self_label, "UWA paper")] == "64.2"
+    assert row[(cross_label, "WA paper")] == "57.8" and "arXiv 2202.09263" in table.to_markdown()
+
+
 def test_user_models_and_declared_comparisons_render(tmp_path):
     runs = make_runs([("self", "AVT"), ("cross", "AVT"), ("late", "AVT"), ("late", "AT"), ("self", "AT")],
                      (1, 2, 3), (1, 2), {"late": 0.05})
