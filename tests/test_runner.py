@@ -1,23 +1,26 @@
-"""Orchestration: run ids, atomic store, resume, failures, lock, backends agree."""
+"""Orchestration: run ids, atomic store, resume (also after SIGKILL), failures, lock, backends
+agree, parallel defaults, workers ending with their parent."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing as mp
 import os
+import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from harness import train as train_mod
 from harness.cli import main
+from harness.errors import StudyError
 from harness.plan import make_plan
-from harness.runner import execute
+from harness.runner import exit_when_orphaned, execute, parallelism, resolve_specs, watch_parent
 from harness.store import Store
 from harness.study import parse_study
 
@@ -123,18 +126,102 @@ def test_lock_blocks_second_writer_and_dies_with_holder(small_data, tmp_path, wr
         pass
 
 
-def test_loky_and_dask_give_the_same_metrics(small_data, tmp_path):
-    pytest.importorskip("dask.distributed")
-    over = dict(models=["self", "cross"], modalities=["AT"], seeds=[1, 2],
-                training={"max_epochs": 2, "patience": 2})
-    tables = {}
-    for backend in ("sequential", "loky", "dask"):
-        ex = {"backend": backend, "jobs": 2, "threads_per_job": 1}
-        if backend == "dask":
-            ex["cluster"] = {"kind": "local", "workers": 2}
-        plan, store, s = _run(small_data, tmp_path / backend, execution=ex, **over)
-        assert s.ok == 4, s.failed
-        t = pd.read_csv(store.root / "runs.csv")
-        tables[backend] = t.filter(regex="^(run_id|test_|dev_|epochs)")
-    pd.testing.assert_frame_equal(tables["sequential"], tables["loky"])
-    pd.testing.assert_frame_equal(tables["sequential"], tables["dask"])
+# --- defaults: parallel when asked, one thread per run, whatever the machine --------------
+
+
+@pytest.mark.parametrize("execution, expected", [
+    ({}, ("sequential", 1)),
+    ({"jobs": 2}, ("loky", 2)),  # jobs > 1 without a backend runs in parallel
+    ({"backend": "loky", "jobs": 3}, ("loky", 3)),
+    ({"backend": "auto", "jobs": 1}, ("sequential", 1)),
+])
+def test_jobs_decide_the_backend_and_threads_stay_one(small_data, execution, expected):
+    plan = plan_for(small_data, execution={"device": "cpu", **execution})
+    assert parallelism(plan) == expected
+    assert {s.threads for s in resolve_specs(plan, "cpu")} == {1}
+
+
+def test_sequential_with_several_jobs_is_refused(small_data):
+    with pytest.raises(StudyError, match="execution.jobs is 2 but execution.backend is 'sequential'"):
+        plan_for(small_data, execution={"backend": "sequential", "jobs": 2})
+
+
+# --- workers end with the process that started them -----------------------------------------
+
+
+class _Polled(Exception):
+    pass
+
+
+def test_worker_watch_exits_once_parent_is_gone_and_waits_while_it_lives():
+    exits = []
+
+    def no_sleep(_):
+        raise _Polled
+
+    # a parent pid that is not ours any more (our parent died; we were re-parented)
+    gone = os.getppid() + 1_000_000
+    exit_when_orphaned(gone, 1.0, exit=exits.append, sleep=no_sleep)
+    assert exits == [1]
+    # while the parent lives, the watch waits (sleeps) instead of exiting
+    with pytest.raises(_Polled):
+        exit_when_orphaned(os.getppid(), 1.0, exit=exits.append, sleep=no_sleep)
+    assert exits == [1]
+
+
+def test_watch_only_in_direct_children():
+    assert watch_parent(os.getpid()) is False  # sequential: the runs execute in the parent
+    assert watch_parent(os.getppid() + 1_000_000) is False  # remote dask worker: not our parent
+
+
+# --- SIGKILL part-way, then resume ------------------------------------------------------------
+
+# Runs run-study in a child that SIGKILLs itself in the middle of storing its second run:
+# that run's temp folder (with its result.json) is written, the rename never happens.
+_KILL_AT_SECOND_SAVE = """
+import os, signal, sys
+from harness.cli import main
+real_rename, renames = os.rename, []
+def rename(src, dst):
+    if os.path.basename(str(src)).startswith(".tmp-"):
+        renames.append(src)
+        if len(renames) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real_rename(src, dst)
+os.rename = rename
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _stored(root: Path) -> dict:
+    """run id -> mtime of its result.json, for the stored runs (not temp folders)."""
+    return {p.parent.name: p.stat().st_mtime_ns for p in root.glob("runs/*/result.json")
+            if not p.parent.name.startswith(".")}
+
+
+def test_sigkill_mid_write_then_resume_on_loky(small_data, tmp_path, write_study):
+    # (The same at study size, killed from outside: benchmarks/check_orchestrator.py.)
+    study = quick_study(small_data, seeds=[1, 2, 3], training={"max_epochs": 1})
+    args = ["run-study", str(write_study(study)), "--results-dir", str(tmp_path / "r"),
+            "--no-report", "--quiet"]
+    child = subprocess.run([sys.executable, "-c", _KILL_AT_SECOND_SAVE, *args],
+                           stdin=subprocess.DEVNULL, timeout=300)
+    assert child.returncode == -signal.SIGKILL
+    root = tmp_path / "r" / "t"
+    finished = _stored(root)
+    (half,) = list((root / "runs").glob(".tmp-*"))
+    killed = json.loads((half / "result.json").read_text())
+    with np.load(half / "predictions.npz") as z:
+        killed_proba = z["test_proba"]
+    assert len(finished) == 1 and killed["run_id"] not in finished
+
+    # resume with two loky workers (the lock died with the child): the 2 runs left
+    assert main(args + ["--jobs", "2"]) == 0
+    after = _stored(root)
+    assert len(after) == 3 and all(after[k] == v for k, v in finished.items())
+    assert not list((root / "runs").glob(".tmp-*"))
+    # the run killed while being stored, trained again in a loky worker: the same numbers
+    redone = json.loads((root / "runs" / killed["run_id"] / "result.json").read_text())
+    assert redone["metrics"] == killed["metrics"] and redone["epochs"] == killed["epochs"]
+    with np.load(root / "runs" / killed["run_id"] / "predictions.npz") as z:
+        np.testing.assert_array_equal(z["test_proba"], killed_proba)
