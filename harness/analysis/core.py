@@ -51,14 +51,19 @@ def _pair_rows(src: Source, pairs, primary) -> tuple[list[dict], dict]:
     preds = Predictions(src.folder, src.ok[src.ok["cfg"].isin(involved)], src.notes,
                         src.excluded["predictions"])
     sizes = split_sizes(src.ok)
-    rows, diffs = [], {}
+    rows, diffs, done = [], {}, {}
     for pair in pairs:
         paired, unpaired = pair_runs(pair, src.ok, src.runs)
         src.excluded["unpaired"].extend(unpaired)
         utt = PairUtterances(preds, paired, src.ok, pair)
         for metric in src.metrics:
             data = pair_data(paired, metric, src.settings, src.n_folds, sizes, utt)
-            for r in pair_rows(pair, data, primary):
+            # a pair two families share (self vs cross on AVT) is computed once
+            key = (pair.a, pair.b, metric)
+            if key not in done:
+                done[key] = pair_rows(pair, data, primary)
+            for r in done[key]:
+                r = {**r, "family": pair.family, "comparison": pair.comparison}
                 if unpaired:
                     add_note(r, f"{len(unpaired)} unpaired run(s) excluded (twin missing or failed)")
                 if not len(data.runs) and r["unit"] != "utterance":

@@ -112,9 +112,13 @@ def _mixedlm(y: np.ndarray, X: np.ndarray, groups: np.ndarray, models: np.ndarra
     mu, sd = float(y.mean()), float(np.std(y))
     exog_vc = None
     if interaction:
+        # one random effect per model within each fold, sharing one variance: (1 | fold:model)
+        from statsmodels.regression.mixed_linear_model import VCSpec
+
         levels = np.unique(models)
-        exog_vc = {"fold:model": {g: (models[groups == g][:, None] == levels[None, :]).astype(float)
-                                  for g in np.unique(groups)}}
+        folds = sorted(set(groups.tolist()))          # VCSpec wants the groups in sorted order
+        mats = [(models[groups == g][:, None] == levels[None, :]).astype(float) for g in folds]
+        exog_vc = VCSpec(["fold:model"], [[[str(x) for x in levels]] * len(folds)], [mats])
     z = (y - mu) / sd
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always")
@@ -207,9 +211,12 @@ def mixed_model(data: Any, model: Any = None, fold: Any = None, *, a: str | None
         return _fallback(base, df, y, X, groups, a, b, alpha, interaction,
                          f"MixedLM failed ({type(exc).__name__}: {exc})")
     notes = [f"REML fit of {form}"]
+    at_zero = interaction and fit["interaction_var"] <= 1e-6 * max(fit["resid_var"], 1e-300)
     if not fit["converged"]:
-        notes.append("MixedLM did not converge")
-    if interaction and fit["interaction_var"] <= 1e-6 * max(fit["resid_var"], 1e-300):
+        # at the boundary the REML optimum has a zero gradient only inside the constraint;
+        # statsmodels then reports non-convergence although the estimate is the boundary optimum
+        notes.append("MixedLM reported no convergence" + (" at the boundary" if at_zero else ""))
+    if at_zero:
         notes.append("model x fold variance estimated at 0 (boundary)")
     if fit["group_var"] <= 1e-6 * max(fit["resid_var"], 1e-300):
         notes.append("fold variance estimated at 0 (boundary)")
