@@ -28,9 +28,15 @@ def _print(msg: str = "", quiet: bool = False) -> None:
 
 def cmd_make_synthetic(args) -> int:
     from .data.synthetic import make_synthetic
+    from .data.synthetic_mmsa import make_synthetic_mmsa
 
-    out = make_synthetic(args.out, preset=args.preset, utterances=args.utterances, seed=args.seed)
-    _print(f"wrote synthetic {args.preset} data to {out}", args.quiet)
+    if args.format == "mmsa":
+        out = make_synthetic_mmsa(args.out, preset=args.preset or "small", seed=args.seed,
+                                  utterances=args.utterances)
+    else:
+        out = make_synthetic(args.out, preset=args.preset or "small",
+                             utterances=args.utterances, seed=args.seed)
+    _print(f"wrote synthetic {args.format} '{args.preset or 'small'}' data to {out}", args.quiet)
     return 0
 
 
@@ -110,6 +116,10 @@ def cmd_run_study(args) -> int:
              "fold": r.fold, "seed": r.seed} for r in plan.runs])
         if not args.quiet:
             _print_plan(plan)
+        if plan.study.execution.backend != "sequential":
+            from .data.corpus import release_data
+
+            release_data()  # the workers read the data themselves: keep no copy here
         summary = execute(plan, store, force=args.force, quiet=args.quiet)
     _print(f"{summary.planned} runs planned: {summary.skipped} already done, {summary.ok} trained "
            f"ok, {len(summary.failed)} failed ({summary.seconds:.0f} s). Results: {store.root}",
@@ -198,9 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     s = sub.add_parser("make-synthetic", parents=[q],
-                       help="write a synthetic data set in the IEMOCAP (Yoon et al.) file format")
-    s.add_argument("out", help="folder to create (fold01..fold05 inside)")
-    s.add_argument("--preset", choices=["small", "iemocap"], default="small")
+                       help="write a synthetic data set (IEMOCAP Yoon et al. layout, or an MMSA pickle)")
+    s.add_argument("out", help="folder to create (fold01..fold05 inside), or the .pkl file for mmsa")
+    s.add_argument("--format", choices=["iemocap_yoon", "mmsa"], default="iemocap_yoon",
+                   help="file layout (default: iemocap_yoon)")
+    s.add_argument("--preset", default=None,
+                   help="iemocap_yoon: small | iemocap; mmsa: small | mosi | mosei (default: small)")
     s.add_argument("--utterances", type=int, default=None, help="corpus size (default: the preset's)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_make_synthetic)

@@ -123,7 +123,8 @@ def fit(spec: RunSpec, fold, device: str = "cpu", progress=None) -> RunOutcome:
     dtype = getattr(torch, spec.training.dtype)
     gen = seed_everything(spec.seed)
     shapes = InputShapes(fold.shapes.audio_frames, fold.shapes.audio_dim, fold.shapes.video_frames,
-                         fold.shapes.video_dim, fold.shapes.embed_dim, fold.n_classes)
+                         fold.shapes.video_dim, fold.shapes.embed_dim, fold.n_classes,
+                         text_tokens=fold.shapes.text_tokens)
     model = build_run_model(spec, shapes).to(device=device, dtype=dtype)
     n_params = count_parameters(model)
     opt = torch.optim.Adam(model.parameters(), lr=spec.training.lr)

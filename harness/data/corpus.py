@@ -53,6 +53,8 @@ class Fold(Protocol):
     train: Split
     dev: Split
     test: Split
+    shapes: "InputShapes"   # the fields of InputShapes (audio_frames ... text_tokens)
+    n_classes: int
 
 
 @runtime_checkable
@@ -105,6 +107,8 @@ class CorpusEntry:
     generate: Callable[["DataConfig", Path, Callable[[str], None]], None] | None = None
     #: what data.path must hold, for messages
     path_hint: str = "the data"
+    #: drops the format's in-process copy of its data (see :func:`release_data`)
+    release: Callable[[], None] | None = None
 
 
 CORPORA: dict[str, CorpusEntry] = {}
@@ -137,6 +141,19 @@ def open_corpus(study: "Study") -> Corpus:
 #: large file is read once per process and shared by every run the process trains.
 _OPEN: dict[tuple, Corpus] = {}
 _FOLDS: dict[tuple, Fold] = {}
+
+
+def release_data() -> None:
+    """Forget every opened corpus and loaded data in this process.
+
+    run-study calls it before parallel workers start: they read the data themselves, so the
+    parent need not keep a copy of a multi-gigabyte pickle while they train.
+    """
+    _OPEN.clear()
+    _FOLDS.clear()
+    for entry in CORPORA.values():
+        if entry.release is not None:
+            entry.release()
 
 
 def _stamp(path: Path) -> tuple:

@@ -60,6 +60,11 @@ class Shapes:
     embed_dim: int      # E
     vocab_size: int     # rows of W_embedding
 
+    @property
+    def text_tokens(self) -> int:
+        """L under the name the models' InputShapes use."""
+        return self.text_len
+
 
 #: Declared shapes of the real format (used when the data is absent, e.g. dry runs).
 IEMOCAP_SHAPES = Shapes(audio_frames=1000, audio_dim=120, video_frames=32, video_dim=2048,

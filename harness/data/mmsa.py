@@ -274,4 +274,5 @@ register_corpus(CorpusEntry(
     description="MMSA toolkit feature pickle (CMU-MOSI, CMU-MOSEI, CH-SIMS): one fixed split",
     labels=tuple(LABEL_RULES), default_classes=lambda data: LABEL_RULES[data.labels or "acc2"],
     rules_with_own_classes=("classification_labels",),
+    release=_LOADED.clear,
     path_hint="the MMSA feature pickle (.pkl) with train/valid/test"))

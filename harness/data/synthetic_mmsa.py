@@ -32,8 +32,8 @@ FRAME_NOISE = 1.0
 #: sizes: utterances per split, then (frames, dims) of text / audio / vision
 PRESETS: dict[str, dict] = {
     # seconds per run on one CPU core
-    "small": dict(train=240, valid=60, test=120, text=(12, 16), audio=(20, 5),
-                  vision=(16, 8)),
+    "small": dict(train=200, valid=60, test=120, text=(10, 16), audio=(12, 5),
+                  vision=(10, 8)),
     # CMU-MOSI's MMSA unaligned_50.pkl
     "mosi": dict(train=1284, valid=229, test=686, text=(50, 768), audio=(500, 5),
                  vision=(375, 20)),
@@ -44,17 +44,23 @@ PRESETS: dict[str, dict] = {
 
 
 def make_synthetic_mmsa(out, preset: str = "small", seed: int = 0, scale: float = 1.0,
-                        text_dim: int | None = None) -> Path:
+                        text_dim: int | None = None, utterances: int | None = None) -> Path:
     """Write a synthetic MMSA pickle to ``out`` (a .pkl path) and return it.
 
-    ``scale`` multiplies the utterance counts (benchmarks); ``text_dim`` overrides the text
-    width (e.g. 300 for GloVe-sized text). Written under a temporary name, then renamed.
+    ``scale`` multiplies the utterance counts (benchmarks), or ``utterances`` sets their total
+    (split proportions kept); ``text_dim`` overrides the text width (e.g. 300 for GloVe-sized
+    text). Written under a temporary name, then renamed.
     """
     if preset not in PRESETS:
         raise UserError(f"unknown synthetic MMSA preset {preset!r}: allowed {sorted(PRESETS)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UserError(f"synthetic seed must be a non-negative integer, found {seed!r}")
     cfg = dict(PRESETS[preset])
+    if utterances is not None:
+        if isinstance(utterances, bool) or not isinstance(utterances, int) or utterances < 100:
+            raise UserError(f"synthetic utterances must be an integer >= 100, found "
+                            f"{utterances!r}")
+        scale = utterances / (cfg["train"] + cfg["valid"] + cfg["test"])
     if text_dim is not None:
         cfg["text"] = (cfg["text"][0], int(text_dim))
     out = Path(out)
