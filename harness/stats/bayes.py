@@ -30,26 +30,9 @@ class BayesSignRankResult:
 
 
 
-def bayes_signrank(a: Any, b: Any, rope: float, n_samples: int = 50000, seed: int = 0,
-                   prior_strength: float = 0.5) -> BayesSignRankResult:
-    """Bayesian signed-rank test with a region of practical equivalence (Benavoli et al.
-    2014/2017; the algorithm of ``baycomp.SignedRankTest``).  The differences d = b - a plus
-    a pseudo-observation at 0 with weight ``prior_strength`` get Dirichlet(1, ..., 1, s)
-    posterior weights; for each posterior sample the probabilities of the three regions are
-    the weighted shares of Walsh sums d_i + d_j (all i, j) below -2*rope, within, and above
-    +2*rope (exact boundary counts half).  ``p_left / p_rope / p_right`` are the shares of
-    posterior samples in which that region is the most probable (baycomp's ``probs``).
-    Decision rule: a probability > 0.95 is conclusive.  With rope = 0, p_rope = 0."""
-    a, b, d = _paired(a, b, min_n=1)
-    rope = float(rope)
-    if not (rope >= 0 and math.isfinite(rope)):
-        raise ValueError(f"rope must be >= 0, got {rope}")
-    n_samples = int(n_samples)
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
-    if prior_strength <= 0:
-        raise ValueError(f"prior_strength must be > 0, got {prior_strength}")
-    d = _clean_diffs(d)
+def _region_probs(d: np.ndarray, rope: float, n_samples: int, seed: int,
+                  prior_strength: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per posterior sample: the probabilities that b - a lies left of, inside, right of the ROPE."""
     z = np.concatenate(([0.0], d))
     weights = np.ones(z.size)
     weights[0] = prior_strength
@@ -89,6 +72,30 @@ def bayes_signrank(a: Any, b: Any, rope: float, n_samples: int = 50000, seed: in
         right = above(0.0)
         left = 1.0 - right
         mid = np.zeros_like(left)
+    return left, mid, right
+
+
+def bayes_signrank(a: Any, b: Any, rope: float, n_samples: int = 50000, seed: int = 0,
+                   prior_strength: float = 0.5) -> BayesSignRankResult:
+    """Bayesian signed-rank test with a region of practical equivalence (Benavoli et al.
+    2014/2017; the algorithm of ``baycomp.SignedRankTest``).  The differences d = b - a plus
+    a pseudo-observation at 0 with weight ``prior_strength`` get Dirichlet(1, ..., 1, s)
+    posterior weights; for each posterior sample the probabilities of the three regions are
+    the weighted shares of Walsh sums d_i + d_j (all i, j) below -2*rope, within, and above
+    +2*rope (exact boundary counts half).  ``p_left / p_rope / p_right`` are the shares of
+    posterior samples in which that region is the most probable (baycomp's ``probs``).
+    Decision rule: a probability > 0.95 is conclusive.  With rope = 0, p_rope = 0."""
+    a, b, d = _paired(a, b, min_n=1)
+    rope = float(rope)
+    if not (rope >= 0 and math.isfinite(rope)):
+        raise ValueError(f"rope must be >= 0, got {rope}")
+    n_samples = int(n_samples)
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+    if prior_strength <= 0:
+        raise ValueError(f"prior_strength must be > 0, got {prior_strength}")
+    d = _clean_diffs(d)
+    left, mid, right = _region_probs(d, rope, n_samples, seed, prior_strength)
     samp = np.stack([left, mid, right], axis=1)
     winners = np.argmax(samp, axis=1)
     counts = np.bincount(winners, minlength=3) / n_samples

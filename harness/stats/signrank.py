@@ -109,6 +109,38 @@ def rank_biserial(d: Any) -> float:
     return (tp - tm) / (tp + tm)
 
 
+def _choose_method(dd: np.ndarray, method: str) -> str:
+    """exact (no ties, no zeros, n <= 50), exact-conditional (ties or zeros, n <= 13), else normal."""
+    nz = dd[dd != 0]
+    ties_or_zero = np.unique(np.abs(nz)).size < nz.size or bool(np.any(dd == 0))
+    n_used = dd.size
+    if method == "auto":
+        if not ties_or_zero and n_used <= 50:
+            return "exact"
+        return "exact-conditional" if n_used <= 13 else "normal"
+    if method == "exact":
+        if ties_or_zero and n_used > 20:
+            raise ValueError(f"exact conditional test with ties/zeros needs n <= 20, got {n_used}")
+        return "exact-conditional" if ties_or_zero else "exact"
+    return "normal"
+
+
+def _scipy_signrank(dd, chosen: str, alternative: str, zero_method: str, correction: bool):
+    """(scipy result, method name, note) of the chosen null distribution."""
+    if chosen == "exact":
+        return (_st.wilcoxon(dd, alternative=alternative, method="exact", zero_method=zero_method),
+                "exact", "")
+    if chosen == "exact-conditional":
+        res = _st.wilcoxon(dd, alternative=alternative, zero_method=zero_method,
+                           method=_st.PermutationMethod(n_resamples=2 ** 20))
+        return res, "exact-conditional", "ties or zeros: exact conditional distribution over all sign flips"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = _st.wilcoxon(dd, alternative=alternative, method="asymptotic",
+                           zero_method=zero_method, correction=correction)
+    return res, "normal-cc" if correction else "normal", ""
+
+
 def wilcoxon(a: Any, b: Any, alternative: str = "two-sided", zero_method: str = "wilcox",
              method: str = "auto", correction: bool = True,
              confidence_level: float = 0.95) -> WilcoxonResult:
@@ -147,42 +179,9 @@ def wilcoxon(a: Any, b: Any, alternative: str = "two-sided", zero_method: str = 
                               note="all differences are zero: no evidence of a difference, p = 1")
     dd = d[d != 0] if zero_method == "wilcox" else d
     n_used = int(dd.size)
-    nz = dd[dd != 0]
-    has_ties = np.unique(np.abs(nz)).size < nz.size
-    has_zero = bool(np.any(dd == 0))
-    note = ""
-    if method == "auto":
-        if not has_ties and not has_zero and n_used <= 50:
-            chosen = "exact"
-        elif n_used <= 13:
-            chosen = "exact-conditional"
-        else:
-            chosen = "normal"
-    elif method == "exact":
-        if has_ties or has_zero:
-            chosen = "exact-conditional"
-            if n_used > 20:
-                raise ValueError(f"exact conditional test with ties/zeros needs n <= 20, got {n_used}")
-        else:
-            chosen = "exact"
-    else:
-        chosen = "normal"
-    zstat = _NAN
-    if chosen == "exact":
-        res = _st.wilcoxon(dd, alternative=alternative, method="exact", zero_method=zero_method)
-        mname = "exact"
-    elif chosen == "exact-conditional":
-        res = _st.wilcoxon(dd, alternative=alternative, zero_method=zero_method,
-                           method=_st.PermutationMethod(n_resamples=2 ** 20))
-        mname = "exact-conditional"
-        note = "ties or zeros: exact conditional distribution over all sign flips"
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = _st.wilcoxon(dd, alternative=alternative, method="asymptotic",
-                               zero_method=zero_method, correction=correction)
-        zstat = float(res.zstatistic)
-        mname = "normal-cc" if correction else "normal"
+    chosen = _choose_method(dd, method)
+    res, mname, note = _scipy_signrank(dd, chosen, alternative, zero_method, correction)
+    zstat = float(res.zstatistic) if chosen == "normal" else _NAN
     # T+ (sum of ranks of positive differences), independent of scipy's two-sided min()
     r = _st.rankdata(np.abs(dd))
     tplus = float(r[dd > 0].sum())
