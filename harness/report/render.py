@@ -118,8 +118,8 @@ def compose(data: ReportData, work: Path) -> Document:
     tables = _tables(data)
     flat = [tables["main"], *tables["models"], *tables["folds"], tables["primary"], *tables["secondary"],
             tables["descriptions"], tables["accounting"]]
-    for table in [t for t in flat if t is not None]:
-        (tables_dir / f"{table.name}.tex").write_text(table.to_latex_file(), encoding="utf-8")
+    for t in [t for t in flat if t is not None]:
+        (tables_dir / f"{t.name}.tex").write_text(t.to_latex_file(), encoding="utf-8")
 
     doc = Document()
     doc.facts(header_facts(data))
