@@ -165,22 +165,15 @@ def cmd_stats(args) -> int:
 
 
 def cmd_report(args) -> int:
-    import yaml
-
+    from . import table
     from .report.render import build_report
 
-    results = Path(args.results_dir)
-    if not results.is_dir():
-        raise UserError(f"results folder {results} does not exist.")
-    reports = args.reports_dir
-    if reports is None:
-        try:
-            name = yaml.safe_load((results / "study.yaml").read_text())["name"]
-        except (OSError, yaml.YAMLError, KeyError, TypeError):
-            raise UserError(f"{results / 'study.yaml'} is missing or unreadable; give --reports-dir, "
-                            "or point at a results folder written by 'harness run-study'.") from None
-        reports = Path("reports") / name
-    path = build_report(results, Path(reports))
+    folder = table.load(args.results_dir)
+    for problem in folder.problems:  # such runs are left out of the report; say why
+        print(f"warning: {problem}", file=sys.stderr)
+    name = folder.study.name if folder.study is not None else folder.dir.resolve().name
+    # --reports-dir is the parent of <study>/, as for run-study
+    path = build_report(folder, Path(args.reports_dir) / name)
     _print(f"report: {path}", args.quiet)
     return 0
 
@@ -201,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Comparison studies of multimodal emotion-recognition models "
                     "(self- vs cross-attention fusion, Rajan et al. ICASSP 2022).",
         epilog="Exit codes: 0 done, 1 work failed (a run, a regression), 2 bad input.")
-    p.add_argument("--version", action="version", version=f"harness {__version__}")
+    p.add_argument("-V", "--version", action="version", version=f"harness {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     q = argparse.ArgumentParser(add_help=False)
@@ -228,8 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run-study", parents=[q, tb], help="train every run of a study, then report")
     s.add_argument("study")
-    s.add_argument("--results-dir", default="results", help="parent of results/<study> (default: results)")
-    s.add_argument("--reports-dir", default="reports", help="parent of reports/<study> (default: reports)")
+    s.add_argument("--results-dir", default="results", help="writes DIR/<study>/ (default: results)")
+    s.add_argument("--reports-dir", default="reports", help="writes DIR/<study>/ (default: reports)")
     s.add_argument("--jobs", type=int, default=None, help="override execution.jobs")
     s.add_argument("--dry-run", action="store_true", help="print the plan and parameter counts; train nothing")
     s.add_argument("--force", action="store_true", help="retrain runs that are already done")
@@ -242,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("report", parents=[q], help="(re)build the Markdown/LaTeX report from a results folder")
     s.add_argument("results_dir")
-    s.add_argument("--reports-dir", default=None, help="output folder (default: reports/<study>)")
+    s.add_argument("--reports-dir", default="reports",
+                   help="writes DIR/<study>/, as run-study does (default: reports)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("regress", parents=[q], help="compare a results folder with a committed baseline")
