@@ -258,3 +258,88 @@ def test_fingerprint(root, copy):
     assert fingerprint(copy, [1]) != a
     with pytest.raises(DataError, match="fold04"):
         fingerprint(copy, [4])
+
+
+def test_dic_pkl_is_optional(root, copy):
+    """dic.pkl is not read (token ids index W_embedding): a fold without it is complete."""
+    with_dic = load_fold(copy, 1, 7)
+    (fold_dir(copy, 1) / "dic.pkl").unlink()
+    without = load_fold(copy, 1, 7)
+    rows = np.arange(5)
+    assert torch.equal(without.test.batch(rows, "T")["T"], with_dic.test.batch(rows, "T")["T"])
+    assert fingerprint(copy, [1]) != fingerprint(root, [1])   # its bytes count when present
+
+
+# ----------------------------------------------------------------------------------------
+# the corpus seam: a format registered at run time, with no edit to any other module
+class _ToySplit:
+    def __init__(self, name, x, y):
+        self.name, self._x, self.labels = name, x, y
+        self.index = np.arange(len(y), dtype=np.int64)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def batch(self, rows, modalities, dtype=torch.float32):
+        return {m: torch.from_numpy(self._x[m][rows]).to(dtype) for m in modalities}
+
+
+class _ToyFold:
+    def __init__(self, fold, shapes):
+        rng = np.random.default_rng(fold)
+        self.shapes, self.n_classes = shapes, shapes.n_classes
+        sizes = {"A": (shapes.audio_frames, shapes.audio_dim),
+                 "V": (shapes.video_frames, shapes.video_dim),
+                 "T": (shapes.text_tokens, shapes.embed_dim)}
+        for split, n in (("train", 40), ("dev", 12), ("test", 16)):
+            y = rng.integers(0, shapes.n_classes, n)
+            x = {m: (rng.standard_normal((n, *s)) + y[:, None, None]).astype(np.float32)
+                 for m, s in sizes.items()}
+            setattr(self, split, _ToySplit(split, x, y))
+
+
+class _ToyCorpus:
+    folds = (1, 2)
+
+    def __init__(self, data, path, classes):
+        from harness.models import InputShapes
+
+        self.format, self.class_names = data.format, tuple(classes)
+        self.shapes = InputShapes(6, 3, 4, 5, 8, len(classes), text_tokens=7)
+
+    def fingerprint(self, folds):
+        return "toy" + "".join(map(str, folds))
+
+    def check(self, folds, modalities="AVT"):
+        pass
+
+    def load_fold(self, fold):
+        return _ToyFold(fold, self.shapes)
+
+    def describe(self):
+        return {"format": self.format, "folds": {f: {"train": 40, "dev": 12, "test": 16}
+                                                  for f in self.folds}}
+
+
+def test_toy_corpus_registered_at_run_time_plans_and_trains(tmp_path, write_study, monkeypatch):
+    from harness import table
+    from harness.cli import main
+    from harness.data import corpus as corpus_mod
+    from harness.data.corpus import Corpus, CorpusEntry, Fold, Split, register_corpus
+
+    monkeypatch.setattr(corpus_mod, "CORPORA", dict(corpus_mod.CORPORA))  # undone after
+    register_corpus(CorpusEntry("toy_corpus", open=_ToyCorpus, description="toy"))
+    c = _ToyCorpus(type("D", (), {"format": "toy_corpus"}), tmp_path, ("a", "b", "c"))
+    assert isinstance(c, Corpus) and isinstance(c.load_fold(1), Fold)
+    assert isinstance(c.load_fold(1).test, Split)
+    path = write_study({"name": "toy", "data": {"format": "toy_corpus", "path": str(tmp_path),
+                                               "classes": ["a", "b", "c"]},
+                        "models": ["self", "cross"], "modalities": ["AT", "AVT"],
+                        "folds": [2], "seeds": [1],
+                        "training": {"max_epochs": 1}, "execution": {"backend": "sequential"}})
+    results = tmp_path / "results"
+    assert main(["run-study", str(path), "--results-dir", str(results), "--quiet",
+                 "--no-report"]) == 0
+    runs = table.load(results / "toy").runs
+    assert len(runs) == 4 and set(runs.status) == {"ok"} and set(runs.epochs) == {1}
+    assert set(runs.fold) == {2} and set(runs.n_test) == {16}

@@ -189,3 +189,34 @@ def test_simple_classifier_learns_text_best(root):
     chance = np.bincount(fold.test.labels).max() / fold.test.n     # majority class
     assert acc["T"] > chance + 0.2
     assert acc["T"] > acc["A"] + 0.05
+
+
+def test_validate_says_synthetic_data_will_be_generated(tmp_path, write_study, capsys):
+    from harness.cli import main
+
+    data = tmp_path / "not_yet"
+    path = write_study({"name": "v", "data": {"format": "synthetic", "path": str(data)},
+                        "models": ["self"], "modalities": ["T"], "folds": [1], "seeds": [1]})
+    assert main(["validate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "will generate" in out and "not_yet" in out, out
+    assert "does not exist" not in out + err and "warning" not in err, err
+    assert not data.exists()                                        # validate writes nothing
+
+
+def test_synthetic_only_keys_rejected_for_real_data(tmp_path, write_study, capsys):
+    from harness.cli import main
+
+    base = {"name": "v", "models": ["self"], "modalities": ["T"], "folds": [1], "seeds": [1]}
+    for key, value in (("preset", "iemocap"), ("utterances", 500), ("seed", 3)):
+        path = write_study({**base, "data": {"format": "iemocap_yoon", "path": "$HOME/x",
+                                             key: value}})
+        assert main(["validate", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"'data.{key}'" in err and "iemocap_yoon" in err, err
+    # a resolved study.yaml lists every key at its default: it must read back
+    path = write_study({**base, "data": {"format": "iemocap_yoon", "path": str(tmp_path),
+                                         "preset": "small", "seed": 0}})
+    from harness.study import load_study
+
+    assert load_study(path).data.format == "iemocap_yoon"

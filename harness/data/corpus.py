@@ -239,8 +239,8 @@ def prepare(study: "Study", *, need: bool, say: Callable[[str], None],
         if need:
             entry.generate(study.data, root, say)
         elif not root.exists():
-            say(f"note: data.path {study.data.path!r} does not exist yet; run-study will "
-                f"generate the {study.data.format} data there.")
+            say(f"note: run-study will generate the {study.data.format} data in data.path "
+                f"{study.data.path!r} (not there yet); validate writes nothing.")
             return None
     if not root.exists():
         msg = (f"{study.source}: data.path {study.data.path!r} does not exist "
