@@ -104,20 +104,32 @@ def test_parameter_counts_follow_shapes(pkl, tmp_path):
     assert mix.in_channels == small_s.audio_frames               # frame mixing follows frames
 
 
-def test_loaded_once_per_process(pkl, monkeypatch):
-    s = study(pkl)
+def test_loaded_once_and_shared_through_the_npy_cache(pkl, tmp_path, monkeypatch):
+    import shutil
+
+    from harness.data import mmsa_cache
+    from harness.plan import make_plan
+
+    p = tmp_path / "c.pkl"
+    shutil.copy(pkl, p)
+    s = study(p)
     corpus.release_data()
     calls = []
     real = mmsa._ArraysOnly.load
     monkeypatch.setattr(mmsa._ArraysOnly, "load", lambda self: calls.append(1) or real(self))
-    from harness.plan import make_plan
-
     plan = make_plan(s, "x")
     a = corpus.load_run_fold(plan.runs[0].data, 1)
     b = corpus.load_run_fold(plan.runs[0].data, 1)
     corpus.open_corpus(s).check((1,), "AVT")
-    assert a is b and len(calls) == 1
-    assert a.train._arrays is mmsa.load_pickle(pkl)["train"]     # shared, not copied
+    assert a is b and len(calls) == 1                              # unpickled once
+    arrays = mmsa.load_pickle(p)["train"]
+    assert a.train._arrays is arrays and isinstance(arrays["audio"], np.memmap)
+    assert mmsa_cache.cache_dir(p).is_dir()
+    corpus.release_data()                                          # as a fresh worker
+    assert isinstance(mmsa.load_pickle(p)["test"]["text"], np.memmap) and len(calls) == 1
+    _corrupt(p, lambda d: d["test"]["regression_labels"].__setitem__(0, -3.0))
+    corpus.release_data()                                          # a changed file: rebuilt
+    assert mmsa.load_pickle(p)["test"]["regression_labels"][0] == -3.0 and len(calls) == 2
 
 
 # --- study rules --------------------------------------------------------------------------

@@ -23,9 +23,11 @@ Yu et al. 2021, and of CMU-MOSI's 7-point scale, Zadeh et al. 2016):
   ``Mult_acc_7``; 7 classes named by the CMU-MOSI scale (strongly negative ... strongly positive);
 * ``classification_labels``: the file's own ids (MMSA: 0 negative, 1 neutral, 2 positive).
 
-The pickle is read once per process (a module-level cache keyed by path, size and mtime)
-with an unpickler that accepts only NumPy arrays and plain containers; still, read only
-pickles you trust. Frames after a given length are set to zero in every batch.
+The pickle is unpickled once (an unpickler that accepts only NumPy arrays and plain
+containers; still, read only pickles you trust), its arrays written to a memory-mapped .npy
+cache next to it (:mod:`.mmsa_cache`) that every process maps once (a module-level cache
+keyed by path, size and mtime): parallel workers share one copy through the page cache.
+Frames after a given length are set to zero in every batch.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import torch
 
 from harness.errors import DataError
 
+from . import mmsa_cache
 from .corpus import CorpusEntry, register_corpus
 from .mmsa_checks import SPLIT_NAMES, check_pickle, modality_keys
 
@@ -82,7 +85,8 @@ class _ArraysOnly(pickle.Unpickler):
 
 
 def load_pickle(path: Path) -> dict:
-    """The checked-structure arrays of an MMSA pickle, loaded once per process."""
+    """The arrays of an MMSA pickle, once per process: memory-mapped from the shared .npy
+    cache (:mod:`.mmsa_cache`), written from the pickle by the first process that needs it."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: MMSA feature pickle is missing (data.path must name the "
@@ -90,13 +94,18 @@ def load_pickle(path: Path) -> dict:
     key = _file_key(path)
     if key not in _LOADED:
         _LOADED.clear()                 # one corpus per process: drop a previous file
-        try:
-            with open(path, "rb") as fh:
-                raw = _ArraysOnly(fh).load()
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-                ImportError, IndexError, KeyError) as exc:
-            raise DataError(f"{path}: not a readable MMSA feature pickle ({exc})") from None
-        _LOADED[key] = _keep_arrays(path, raw)
+        arrays = mmsa_cache.read(path)
+        if arrays is None:
+            try:
+                with open(path, "rb") as fh:
+                    raw = _ArraysOnly(fh).load()
+            except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+                    ImportError, IndexError, KeyError) as exc:
+                raise DataError(f"{path}: not a readable MMSA feature pickle ({exc})") from None
+            arrays = _keep_arrays(path, raw)
+            del raw
+            arrays = mmsa_cache.write(path, arrays) or arrays
+        _LOADED[key] = arrays
     return _LOADED[key]
 
 
@@ -153,7 +162,7 @@ class MMSASplit:
         orig = self.index[rows]
         out = {}
         for letter, key in modality_keys(modalities):
-            x = self._arrays[key][orig]                              # [B, T, D] copy
+            x = np.array(self._arrays[key][orig])                    # [B, T, D] copy
             lengths = self._arrays.get(f"{key}_lengths")
             if lengths is not None:                                  # padding frames -> 0
                 x[np.arange(x.shape[1])[None, :] >= lengths[orig][:, None]] = 0.0
