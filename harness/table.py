@@ -148,13 +148,15 @@ def _collect(root: Path, run_ids, max_epochs, planned: dict, check: bool):
         run_dir = root / "runs" / run_id
         if not (run_dir / "result.json").is_file():
             continue
-        result, found = _read_run(run_dir, max_epochs, planned.get(run_id), check)
+        arrays = _npz_arrays(run_dir, labels=check)  # one read of predictions.npz per run
+        result, found = _read_run(run_dir, max_epochs, planned.get(run_id), check, arrays)
         if found:
             problems.extend(found)
             excluded += 1
             continue
         results[run_id] = result
-        rows.append(_row(run_id, result, _n_train(run_dir)))
+        n_train = arrays.get("n_train") if isinstance(arrays, dict) else None
+        rows.append(_row(run_id, result, n_train))
     return rows, results, problems, excluded
 
 
@@ -249,7 +251,7 @@ def check_run(run_dir: str | os.PathLike, spec: Any = None, *, max_epochs: int |
             max_epochs = json.loads((run_dir / "spec.json").read_text())["training"]["max_epochs"]
         except (OSError, ValueError, KeyError, TypeError):
             max_epochs = None
-    return _read_run(run_dir, max_epochs, expected, check=True)[1]
+    return _read_run(run_dir, max_epochs, expected, True, _npz_arrays(run_dir, labels=True))[1]
 
 
 def _get(obj, key):
@@ -258,7 +260,8 @@ def _get(obj, key):
     return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
 
 
-def _read_run(run_dir: Path, max_epochs, expected: dict | None, check: bool) -> tuple[dict, list[str]]:
+def _read_run(run_dir: Path, max_epochs, expected: dict | None, check: bool,
+              arrays: dict | str) -> tuple[dict, list[str]]:
     """(result.json, problems) of one run folder that has a result.json."""
     where = f"{run_dir}/result.json"
     result = read_result(run_dir)
@@ -274,7 +277,7 @@ def _read_run(run_dir: Path, max_epochs, expected: dict | None, check: bool) -> 
         problems += _identity_problems(result, run_dir.name, expected, where)
         if status == "ok":
             problems += _epoch_problems(result, max_epochs, where)
-            problems += _prediction_problems(result, run_dir)
+            problems += _prediction_problems(result, run_dir, arrays)
     return result, problems
 
 
@@ -312,17 +315,33 @@ def _epoch_problems(result: dict, max_epochs, where: str) -> list[str]:
     return out
 
 
-def _prediction_problems(result: dict, run_dir: Path) -> list[str]:
+def _npz_arrays(run_dir: Path, labels: bool) -> dict | str:
+    """n_train and (with labels) the *_y_true/*_y_pred arrays of predictions.npz.
+
+    {} when the file is absent; the reason (a string) when it is unreadable.
+    """
+    path = run_dir / "predictions.npz"
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            keys = [k for k in z.files if labels and k.endswith(("_y_true", "_y_pred"))]
+            arrays = {k: np.asarray(z[k]) for k in keys}
+            if "n_train" in z.files:
+                arrays["n_train"] = int(np.asarray(z["n_train"]).reshape(-1)[0])
+    except (OSError, ValueError, KeyError, IndexError, EOFError) as exc:
+        return f"not a readable .npz file ({exc})"
+    return arrays
+
+
+def _prediction_problems(result: dict, run_dir: Path, arrays: dict | str) -> list[str]:
     """Recompute accuracy and balanced accuracy from predictions.npz; compare with result.json."""
     path = run_dir / "predictions.npz"
+    if isinstance(arrays, str):
+        return [f"{path}: {arrays}"]
     if not path.is_file():
         return [f"{path}: missing for a run with status ok"]
     out = []
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: np.asarray(z[k]) for k in z.files if k.endswith(("_y_true", "_y_pred"))}
-    except (OSError, ValueError, KeyError) as exc:
-        return [f"{path}: not a readable .npz file ({exc})"]
     for split in ("test", "dev"):
         y_true, y_pred = arrays.get(f"{split}_y_true"), arrays.get(f"{split}_y_pred")
         if y_true is None or y_pred is None:
@@ -330,6 +349,10 @@ def _prediction_problems(result: dict, run_dir: Path) -> list[str]:
                 out.append(f"{path}: lacks test_y_true/test_y_pred")
             continue
         m = result["metrics"][split]
+        if not (y_true.dtype.kind in "iu" and y_pred.dtype.kind in "iu"):
+            out.append(f"{path}: {split}_y_true/{split}_y_pred must hold integer class ids; "
+                       f"found {y_true.dtype}/{y_pred.dtype}")
+            continue
         if y_true.shape != y_pred.shape or y_true.size != m["n"]:
             out.append(f"{path}: {split} arrays hold {y_true.size}/{y_pred.size} predictions, "
                        f"result.json metrics.{split}.n says {m['n']}")
@@ -350,22 +373,15 @@ def _accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Mean recall over the classes present in y_true (sklearn's definition), in numpy."""
-    classes = np.unique(y_true)
-    if not classes.size:
+    if not y_true.size or y_true.min() < 0:
         return math.nan
-    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
+    support = np.bincount(y_true)
+    hits = np.bincount(y_true[y_true == y_pred], minlength=support.size)
+    present = support > 0
+    return float(np.mean(hits[present] / support[present]))
 
 
 # --- the runs table ------------------------------------------------------------------------------
-
-
-def _n_train(run_dir: Path) -> int | None:
-    """Training-set size, recorded in predictions.npz (not in result.json)."""
-    try:
-        with np.load(run_dir / "predictions.npz", allow_pickle=False) as z:
-            return int(np.asarray(z["n_train"]).reshape(-1)[0]) if "n_train" in z.files else None
-    except (OSError, ValueError, KeyError, IndexError):
-        return None
 
 
 def _row(run_id: str, result: dict, n_train: int | None) -> dict:
