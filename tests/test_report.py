@@ -323,6 +323,8 @@ def test_report_files_and_latex(built, tmp_path):
     _, report = built
     out = report.parent
     md = report.read_text()
+    # class counts: the saved test labels of one run per fold ([0, 1, 2, 2] here), summed over the 3 folds
+    assert "| Classes | neg, neu, pos (test utterances: neg 3, neu 3, pos 6 in the 3 folds' test sets) |" in md
     for piece in ("## Conclusion", "## Statistical tests", "Primary analysis", "Run accounting", "```yaml"):
         assert piece in md, piece
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
+import numpy as np
 import pandas as pd
 
 import harness
@@ -67,7 +68,23 @@ def _classes_text(data: ReportData) -> str:
                              for split, v in counts.items())
         return ", ".join(f"{c} {int(n):,}" for c, n in counts.items())
     names = data.class_names()
-    return ", ".join(names) if names else "not recorded"
+    tests = _test_class_counts(data, len(names))
+    return (", ".join(names) if names else "not recorded") + (f" (test utterances: {tests})" if tests else "")
+
+
+def _test_class_counts(data: ReportData, k: int) -> str:
+    """Test utterances per class, summed over the folds' test sets (one run's saved test labels per fold)."""
+    total = np.zeros(max(k, 1), dtype=int)
+    for _, runs in data.ok.groupby("fold"):
+        pred = next((p for p in map(data.folder.predictions, runs["run_id"].head(3)) if p and "test_y_true" in p), None)
+        if pred is None:
+            return ""
+        counts = np.bincount(np.asarray(pred["test_y_true"], dtype=int), minlength=len(total))
+        total = np.pad(total, (0, max(0, len(counts) - len(total)))) + np.pad(counts, (0, max(0, len(total) - len(counts))))
+    names = data.class_names(len(total))
+    n_folds = data.ok["fold"].nunique()
+    where = "the test split" if n_folds == 1 else f"the {n_folds} folds' test sets"
+    return ", ".join(f"{n} {c:,}" for n, c in zip(names, total)) + f" in {where}"
 
 
 def _runs_text(data: ReportData) -> tuple[str, str, str]:

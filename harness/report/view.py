@@ -177,7 +177,8 @@ class ReportData:
         return dict(meta.get("corpus") or {})
 
     def class_names(self, k: int | None = None) -> list[str]:
-        names = self.corpus.get("class_names") or (list(self.study.data.classes) if self.study is not None else [])
+        names = (self.corpus.get("class_names") or self.corpus.get("classes")
+                 or (list(self.study.data.classes) if self.study is not None else []))
         if k is not None and len(names) != k:
             return [f"class {i}" for i in range(k)]
         return [str(n) for n in names]
