@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-# The registries are being introduced (model registry: H-models, test registry: H-stats); until a
-# registry exists, a name is shown as itself. The report never keeps its own list of model names.
-try:
-    from harness.models.registry import MODELS as _MODELS
-except ImportError:  # pragma: no cover - registry not yet present
-    _MODELS = {}
-try:
-    from harness.stats.registry import TESTS as _TESTS
-except ImportError:  # pragma: no cover - registry not yet present
-    _TESTS = {}
+from harness.models.registry import MODELS as _MODELS  # display labels and the default model order
+from harness.stats.registry import TESTS as _TESTS  # every test's label and short name
 
 MODALITY_ORDER = ("A", "V", "T", "AV", "AT", "VT", "AVT")
 METRICS = ("balanced_accuracy", "accuracy")

@@ -85,7 +85,7 @@ def primary_table(head: pd.DataFrame, stats: StatsView, margin: float) -> Table 
              "is the pre-registered primary analysis (stats.primary); every other test in this report is "
              "secondary or a sensitivity analysis."]
     return Table("primary", "Primary analysis", head.reset_index(drop=True), pd.DataFrame(rows), "", notes,
-                 n_label_cols=4)
+                 n_label_cols=4, long=len(rows) > 12)
 
 
 # ------------------------------------------------------------------------------------------ secondary
