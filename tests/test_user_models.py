@@ -70,10 +70,11 @@ def user_study(data, module, attr="Mean", **over):
 
 def test_user_model_trains_end_to_end_on_loky(small_data, user_module, write_study, tmp_path):
     module = user_module(GOOD)
-    study = user_study(small_data, module, execution={"backend": "loky", "jobs": 2})
-    results = tmp_path / "results"
+    study = user_study(small_data, module, execution={"backend": "loky", "jobs": 2},
+                       report={"figures": False})
+    results, reports = tmp_path / "results", tmp_path / "reports"
     code = main(["run-study", str(write_study(study)), "--results-dir", str(results),
-                 "--no-report", "--quiet"])
+                 "--reports-dir", str(reports), "--quiet"])
     assert code == 0
     folder = table.load(results / "t")
     runs = folder.runs
@@ -87,6 +88,15 @@ def test_user_model_trains_end_to_end_on_loky(small_data, user_module, write_stu
     assert len(spec["identity"]["model_ref"]["source_sha256"]) == 64
     history = folder.history(mine["run_id"].iloc[0])
     assert len(history) == 2 and history["train_loss"].notna().all()
+    # the declared comparison reaches the statistics and the report under the study's names
+    stats = folder.stats_json()
+    rows = [r for r in stats["rows"] if r["family"] == "comparisons"]
+    assert rows and {(r["model_a"], r["model_b"], r["modalities_a"]) for r in rows} == {("self", "mine", "AT")}
+    (head,) = stats["headline"]
+    assert (head["a"], head["b"], head["modalities"]) == ("self", "mine", "AT")
+    by_seed = runs.pivot(index="seed", columns="model", values="test_balanced_accuracy")
+    assert head["estimate"] == pytest.approx((by_seed["mine"] - by_seed["self"]).mean(), abs=1e-9)
+    assert "mine" in (reports / "t" / "report.md").read_text()
 
 
 def test_editing_the_source_changes_only_its_run_ids(small_data, user_module):
