@@ -235,3 +235,25 @@ def test_example_study_compares_late_fusion_with_self_and_cross(tmp_path, monkey
                  "--no-report", "--quiet"]) == 0
     runs = table.load(tmp_path / "results" / "compare_late_fusion").runs
     assert sorted(runs["model"]) == ["cross", "late", "self"] and (runs["status"] == "ok").all()
+
+
+def test_a_user_model_is_trained_exactly_as_a_built_in(small_data, user_module):
+    """The built-in self model, given by import path, trains to the very same numbers."""
+    from harness import train
+
+    module = user_module('''
+        from harness.models import build_model
+        from harness.study import ModelConfig
+
+
+        def Wrapped(modalities, shapes):
+            return build_model("self", modalities, shapes, ModelConfig(kernels="harness"))
+        ''')
+    study = quick_study(small_data, models={"self": ["T"], "wrapped": {"import": f"{module}:Wrapped"}},
+                        training={"max_epochs": 2, "patience": 2}, model={"kernels": "harness"})
+    builtin, user = make_plan(parse_study(study, source="t.yaml"), "fp").runs
+    assert builtin.run_id != user.run_id
+    a, b = train.run(builtin), train.run(user)
+    assert a.ok and b.ok, (a.result["error"], b.result["error"])
+    assert a.result["metrics"] == b.result["metrics"] and a.history == b.history
+    assert (a.predictions["test_proba"] == b.predictions["test_proba"]).all()
