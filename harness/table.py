@@ -192,13 +192,9 @@ def read_plan(path: Path) -> pd.DataFrame | None:
     shape = '{"runs": [{"run_id", "model", "modalities", "fold", "seed"}, ...]}'
     try:
         runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
-        plan = pd.DataFrame(list(runs), columns=None)
-        plan = plan[KEY_COLUMNS].copy()
-        plan["run_id"] = plan["run_id"].astype(str)
-        plan["model"] = plan["model"].astype(str)
-        plan["modalities"] = plan["modalities"].astype(str)
-        plan["fold"] = plan["fold"].astype("int64")
-        plan["seed"] = plan["seed"].astype("int64")
+        plan = pd.DataFrame(list(runs)) if runs else pd.DataFrame(columns=KEY_COLUMNS)
+        plan = plan[KEY_COLUMNS].astype({"run_id": str, "model": str, "modalities": str,
+                                         "fold": "int64", "seed": "int64"})
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{path} must be {shape}; it is not ({type(exc).__name__}: {exc}).") from None
     if plan["run_id"].duplicated().any():
