@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -201,7 +200,3 @@ def make_plan(study: Study, fingerprint: str | None = None) -> Plan:
                     runs.append(RunSpec(model, combo, fold, seed, data, study.training, study.model,
                                         model_ref=ref))
     return Plan(study, tuple(runs), tuple(notes), shapes, present, probed)
-
-
-def default_threads(jobs: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, jobs))
