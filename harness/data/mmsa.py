@@ -192,9 +192,12 @@ class MMSACorpus:
         self.labels_rule = data.labels or "acc2"
         self.class_names = tuple(classes)
 
-    def _data(self, modalities: str = "") -> dict:
+    def _data(self, modalities: str = "", finite: bool = False) -> dict:
+        # The NaN/inf scan reads every feature: run-study's check() does it once, before
+        # any worker starts; workers skip it (a NaN reaching training fails the run anyway).
         arrays = load_pickle(self.path)
-        check_pickle(self.path, arrays, self.labels_rule, len(self.class_names), modalities)
+        check_pickle(self.path, arrays, self.labels_rule, len(self.class_names), modalities,
+                     finite=finite)
         return arrays
 
     @property
@@ -209,7 +212,7 @@ class MMSACorpus:
                            text_tokens=dims["text"][0])
 
     def check(self, folds, modalities: str = "AVT") -> None:
-        self._data(modalities)
+        self._data(modalities, finite=True)
 
     def _labelled(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(kept rows, class ids) of a split under the label rule."""

@@ -32,16 +32,19 @@ def label_key(rule: str) -> str:
     return "classification_labels" if rule == "classification_labels" else "regression_labels"
 
 
-def check_pickle(path, arrays: dict, rule: str, n_classes: int, modalities: str = "") -> None:
-    """DataError for the first problem found (cached per loaded file and settings)."""
-    key = (id(arrays), rule, n_classes, modalities)
+def check_pickle(path, arrays: dict, rule: str, n_classes: int, modalities: str = "",
+                 finite: bool = True) -> None:
+    """DataError for the first problem found (cached per loaded file and settings).
+
+    ``finite=False`` skips the NaN/inf scan (a full read of the features)."""
+    key = (id(arrays), rule, n_classes, modalities, finite)
     if _DONE.get(key):
         return
     for split in SPLIT_NAMES:
         part = arrays[split]
         _check_keys(path, split, part, rule, modalities)
         n = _check_rows(path, split, part, rule)
-        _check_features(path, split, part)
+        _check_features(path, split, part, finite)
         _check_lengths(path, split, part)
         _check_labels(path, split, part, rule, n_classes)
         if n == 0:
@@ -77,7 +80,7 @@ def _check_rows(path, split, part, rule) -> int:
     return n
 
 
-def _check_features(path, split, part) -> None:
+def _check_features(path, split, part, finite: bool) -> None:
     for key in _FEATURES:
         if key not in part:
             continue
@@ -85,7 +88,7 @@ def _check_features(path, split, part) -> None:
         if arr.ndim != 3 or arr.dtype.kind != "f":
             raise DataError(f"{_where(path, split, key)}: expected a float array [N, frames, "
                             f"dims], found shape {tuple(arr.shape)} dtype {arr.dtype}")
-        row = first_nonfinite_row(arr)
+        row = first_nonfinite_row(arr) if finite else None
         if row is not None:
             raise DataError(f"{_where(path, split, key)}: contains NaN or infinite values "
                             f"(first in row {row}); expected finite features (MMSA's own "
