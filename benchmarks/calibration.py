@@ -20,6 +20,7 @@ replicates with the upper CI bound < alpha + 0.04; at +3 points it detects >= 90
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import shutil
 import sys
@@ -47,7 +48,9 @@ def _stats_json(folder: Path, bayes_samples: int) -> dict:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        st = analysis.analyze(folder, bayes_samples=bayes_samples)
+        kw = {"bayes_samples": bayes_samples} if "bayes_samples" in inspect.signature(
+            analysis.analyze).parameters else {}
+        st = analysis.analyze(folder, **kw)
         analysis.write_stats(st, folder)
     return json.loads((folder / "stats.json").read_text())
 
@@ -85,18 +88,18 @@ def _claims(row: dict) -> dict:
     return out
 
 
-def _headline(payload: dict, rows: dict) -> tuple[str, bool | None, tuple | None]:
-    """(source, claims a difference, (ci_low, ci_high, metric))."""
+def _headline(payload: dict, rows: dict) -> tuple[str, str, tuple | None]:
+    """(source, verdict, (ci_low, ci_high, metric)); the legacy conclusion gives no interval."""
     if payload.get("headline"):
         h = next((h for h in payload["headline"] if {h.get("a"), h.get("b")} <= {"self", "cross"}
                   or "cross" in str(h.get("b")) or "cross" in str(h.get("a"))), payload["headline"][0])
         ci = (h.get("ci_low"), h.get("ci_high"), h.get("metric"))
-        return "stats.json headline", h["verdict"] in ("b_better", "a_better"), ci
+        return "stats.json headline", h["verdict"], ci
     hit = False
     for metric, unit, tests in LEGACY_CLAIMS:
         row = next((rows[(metric, unit, t)] for t in tests if (metric, unit, t) in rows), None)
         hit |= bool(row and _claims(row).get("differs"))
-    return "legacy conclusion (any of 4 claims)", hit, None
+    return "legacy conclusion (any of 4 claims)", "b_better" if hit else "no_difference_detected", None
 
 
 def replicate(scenario: str, index: int, bayes_samples: int) -> dict:
@@ -108,10 +111,15 @@ def replicate(scenario: str, index: int, bayes_samples: int) -> dict:
         payload = _stats_json(folder, bayes_samples)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+    problems = (payload.get("excluded") or {}).get("problems")
+    if problems:  # the simulated folder must read as a real one
+        raise RuntimeError(f"harness.table found problems in a simulated folder: {problems[:3]}")
     rows = _rows(payload)
     out: dict = {}
-    src, claim, ci = _headline(payload, rows)
-    out[("headline", src, "differs")] = claim
+    src, verdict_, ci = _headline(payload, rows)
+    out[("headline", src, "differs")] = verdict_ in ("b_better", "a_better")
+    if src != "legacy conclusion (any of 4 claims)":
+        out[("headline", src, "equivalent")] = verdict_ == "equivalent"
     if ci and _finite(ci[0]) and _finite(ci[1]):
         truth = true_difference(scenario, ci[2])
         out[("headline", src, "covers")] = bool(ci[0] <= truth <= ci[1])
@@ -196,11 +204,20 @@ def main(argv=None) -> int:
         return 2
     from joblib import Parallel, delayed
 
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     tasks = [(s, i) for s in scenarios for i in range(args.replicates)]
-    outs = Parallel(n_jobs=args.jobs, backend="loky")(
+    results: dict[str, list[dict]] = {s: [] for s in scenarios}
+    stream = Parallel(n_jobs=args.jobs, backend="loky", return_as="generator")(
         delayed(replicate)(s, i, args.bayes_samples) for s, i in tasks)
-    results = {s: [o for (t, _), o in zip(tasks, outs) if t == s] for s in scenarios}
+    for (s, i), out in zip(tasks, stream):  # in task order
+        results[s].append(out)
+        if i == args.replicates - 1:
+            print(f"[{time.perf_counter() - t0:5.0f} s] {s}: {args.replicates} replicates done",
+                  file=sys.stderr)
+            if args.out:  # a partial table survives an interrupted run
+                Path(args.out + ".partial").write_text(table({k: v for k, v in results.items() if v}))
     elapsed = time.perf_counter() - t0
     k = Knobs()
     text = "\n".join([
@@ -214,8 +231,8 @@ def main(argv=None) -> int:
         f"\n# {len(tasks)} replicates in {elapsed:.0f} s ({args.jobs} loky worker(s))", ""])
     print(text)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text, encoding="utf-8")
+        Path(args.out + ".partial").unlink(missing_ok=True)
     return 0
 
 
