@@ -1,6 +1,11 @@
 """Orchestrator checks at full study size, run by hand (minutes, not part of the test suite).
 
-1. A 44-run study (self and cross over all combinations, 2 folds x 2 seeds, loky, 2 jobs)
+The test suite holds the fast versions: tests/test_runner.py kills run-study from inside
+(SIGKILL while it stores its second run), resumes on loky and compares the redone run.
+Here, at study size and killed from outside:
+
+1. A 44-run study (self and cross over all combinations, 2 folds x 2 seeds, `jobs: 2`, the
+   default backend and threads: loky, one thread per run)
    is killed with SIGKILL part-way, then run again: it must complete all 44 without touching
    the finished runs' result.json, and its runs.csv must have the same test metrics as an
    uninterrupted run.
@@ -57,7 +62,7 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     data = work / "data"
-    loky = {"backend": "loky", "jobs": 2, "threads_per_job": 1}
+    loky = {"jobs": 2}  # backend auto -> loky; threads_per_job 1 (the defaults)
 
     # 1. SIGKILL part-way, resume, compare with an uninterrupted run.
     s = work / "kill.yaml"
@@ -86,7 +91,7 @@ def main():
 
     # 2. dask LocalCluster vs loky, 8 runs.
     results = {}
-    for backend, ex in (("loky", loky), ("dask", {"backend": "dask", "jobs": 2, "threads_per_job": 1,
+    for backend, ex in (("loky", loky), ("dask", {"backend": "dask", "jobs": 2,
                                                   "cluster": {"kind": "local", "workers": 2}})):
         p = work / f"{backend}.yaml"
         p.write_text(yaml.safe_dump(study("eight", data, ["self", "cross"], ["AT", "AVT"], ex,

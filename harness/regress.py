@@ -27,8 +27,8 @@ EXACT = ["status"] + COUNTS
 METRICS = [f"{s}_{m}" for s in ("test", "dev") for m in
            ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1")]
 COLUMNS = KEY + ["study"] + EXACT + METRICS
-# Default tolerance for metric cells. CPU training here is bit-for-bit deterministic (same
-# results with 1 or 2 threads and in separate processes, measured); what is left is the
+# Default tolerance for metric cells. CPU training here is bit-for-bit deterministic for a
+# fixed thread count (across processes and backends, measured; 1 vs 2 threads differ); what is left is the
 # 6-decimal rounding of the baseline file. A different CPU or library version can move a
 # run more than that: compare with a larger --atol there, or refresh the baseline.
 DEFAULT_ATOL = 1e-6
