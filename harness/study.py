@@ -320,7 +320,7 @@ def expand_path(value: str) -> str:
     if missing:
         raise StudyError(
             f"environment variable ${missing[0]} used in data.path ({value!r}) is not set. "
-            f"Set it to the data's location, e.g. export {missing[0]}=/data/iemocap."
+            f"Set it to the data's location, e.g. export {missing[0]}=/path/to/data."
         )
     return os.path.expanduser(os.path.expandvars(value))
 
