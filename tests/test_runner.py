@@ -3,6 +3,7 @@ agree, parallel defaults, workers ending with their parent."""
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing as mp
 import os
@@ -73,6 +74,10 @@ def test_resume_skips_done_and_redoes_half_written(small_data, tmp_path):
     assert list(table["seed"]) == [1, 2] and set(table["status"]) == {"ok"}
     s3 = execute(plan, store, quiet=True, force=True)
     assert s3.ok == 2 and s3.skipped == 0
+    # nothing left: no progress bar at all (an empty one printed a '0 run' line twice)
+    shown = io.StringIO()
+    s4 = execute(plan, store, progress_stream=shown)
+    assert (s4.ok, s4.skipped) == (0, 2) and shown.getvalue() == ""
 
 
 def test_failed_run_does_not_stop_study_and_is_retried(small_data, tmp_path, monkeypatch):
