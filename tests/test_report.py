@@ -346,6 +346,14 @@ def test_report_files_and_latex(built, tmp_path):
         proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=work,
                               capture_output=True, text=True, timeout=180)
         assert proc.returncode == 0, proc.stdout[-3000:]
+    doc = work / "one.tex"
+    for table in (out / "tables").glob("*.tex"):  # each table alone compiles with the packages it names
+        packages = re.search(r"\\usepackage\{([^}]*)\}", table.read_text()).group(1)
+        doc.write_text(f"\\documentclass{{article}}\\usepackage{{{packages}}}\\begin{{document}}\n"
+                       + table.read_text() + "\n\\end{document}\n")
+        proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "one.tex"], cwd=work,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, (table.name, proc.stdout[-2000:])
 
 
 def test_latex_escape():

@@ -29,12 +29,13 @@ def is_description(row) -> bool:
     return row["role"] == "description" or (not row["role"] and str(row["test"]).startswith("mcnemar"))
 
 
-def interval_text(lo, hi, method, coverage, scale: float = 100.0) -> str:
-    """'[−2.1, +0.9] (t, 95%)': the interval with its method and coverage, both when known."""
+def interval_text(lo, hi, method, coverage, scale: float = 100.0, short: bool = False) -> str:
+    """'[−2.1, +0.9] (t, 95%)': the interval with its method (`short`: its first words) and coverage."""
     if not (finite(lo) and finite(hi)):
         return DASH
     body = (f"[{fmt_pp(lo, 2)}, {fmt_pp(hi, 2)}]" if scale == 100.0 else f"[{lo:.2f}, {hi:.2f}]")
     how = ci_method_label(method)
+    how = how.split(" (")[0].split(", ")[0] if short else how
     cov = fmt_coverage(coverage)
     how = ", ".join(x for x in (how, cov) if x and not (x == cov and cov in how))  # no coverage said twice
     return f"{body} ({how})" if how else body
@@ -78,14 +79,14 @@ def primary_table(head: pd.DataFrame, stats: StatsView, margin: float) -> Table 
                      "Modalities": h["modalities"], "Metric": metric_short(h["metric"]),
                      "Test": f"{test_short(h['test'])} ({h['unit']})", "n": fmt_int(h["n"]),
                      "Δ pp": fmt_pp(h["estimate"], 2),
-                     "CI": interval_text(h["ci_low"], h["ci_high"], h["ci_method"], coverage),
+                     "CI": interval_text(h["ci_low"], h["ci_high"], h["ci_method"], coverage, short=True),
                      "p adj": fmt_p(h["p_adj"]), "Verdict": verdict_text(h, margin)})
     corr = correction_label(stats.meta.get("correction", "holm"))
     notes = [f"Δ = b − a in percentage points; p adj: {corr}-adjusted within each family of comparisons. The verdict "
              "is the pre-registered primary analysis (stats.primary); every other test in this report is "
              "secondary or a sensitivity analysis."]
     return Table("primary", "Primary analysis", head.reset_index(drop=True), pd.DataFrame(rows), "", notes,
-                 n_label_cols=4, long=len(rows) > 12)
+                 n_label_cols=4, long=len(rows) > 12, wrap_last="0.3\\linewidth")
 
 
 # ------------------------------------------------------------------------------------------ secondary
@@ -104,11 +105,9 @@ def _equiv_text(row) -> str:
 
 
 def _estimate_cells(row) -> tuple[str, str]:
-    if row["test"] in RANK_TESTS:  # ranks, not percentage points
-        return fmt_num(row["estimate"]), interval_text(row["ci_low"], row["ci_high"], row["ci_method"],
-                                                       row["ci_coverage"], scale=1.0)
-    return fmt_pp(row["estimate"], 2), interval_text(row["ci_low"], row["ci_high"], row["ci_method"],
-                                                     row["ci_coverage"])
+    scale = 1.0 if row["test"] in RANK_TESTS else 100.0  # ranks, not percentage points
+    estimate = fmt_num(row["estimate"]) if scale == 1.0 else fmt_pp(row["estimate"], 2)
+    return estimate, interval_text(row["ci_low"], row["ci_high"], row["ci_method"], row["ci_coverage"], scale, True)
 
 
 def _sorted(rows: pd.DataFrame) -> pd.DataFrame:
@@ -151,8 +150,10 @@ def secondary_tables(stats: StatsView | None, margin: float) -> list[Table]:
 def _secondary_notes(stats: StatsView, rows: pd.DataFrame) -> list[str]:
     corr = correction_label(stats.meta.get("correction", "holm"))
     units = ", ".join(f"{u} = {unit_words(u)}" for u in dict.fromkeys(rows["unit"]))
+    methods = sorted({ci_method_label(m) for m in rows["ci_method"] if m})
     notes = [f"Units: {units}. Δ = b − a in percentage points (Friedman/Nemenyi: average ranks, > 0: b ranked "
-             f"better). CI: the interval with its method and its actual coverage. p adj: {corr}-adjusted as "
+             f"better). CI: the interval, its method and its actual coverage (methods in full: "
+             f"{'; '.join(methods) or 'none'}). p adj: {corr}-adjusted as "
              "stats.json says. Role 'primary' marks the row behind the verdict; the others are secondary or "
              "sensitivity analyses and state no verdict."]
     if rows["p_rope"].notna().any() or (rows["test"] == "tost").any():
@@ -189,7 +190,8 @@ def description_table(stats: StatsView | None) -> Table | None:
         "Metric": [metric_short(m) for m in rows["metric"]],
         "n": [fmt_int(n) for n in rows["n"]],
         "Δ pp": [fmt_pp(e, 2) for e in rows["estimate"]],
-        "CI": [interval_text(r["ci_low"], r["ci_high"], r["ci_method"], r["ci_coverage"]) for _, r in rows.iterrows()],
+        "CI": [interval_text(r["ci_low"], r["ci_high"], r["ci_method"], r["ci_coverage"], short=True)
+               for _, r in rows.iterrows()],
         "p": [fmt_p(p) for p in rows["pvalue"]],
         "Effect": [_effect_text(r) for _, r in rows.iterrows()],
         "Counts": [_counts(r["note"]) for _, r in rows.iterrows()],
@@ -199,4 +201,4 @@ def description_table(stats: StatsView | None) -> Table | None:
              "architectures differ, so it carries no verdict; n counts utterances (pooled) or run pairs (per run)."]
     return Table("descriptions", "Descriptions of the trained classifiers", rows.drop(
         columns=["_comp", "_c", "_u", "_p"]).reset_index(drop=True), display.reset_index(drop=True), "", notes,
-        n_label_cols=3, long=len(display) > 12)
+        n_label_cols=3, long=len(display) > 12, wrap_last="0.22\\linewidth")
