@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from harness.report.names import ci_method_label, metric_long, metric_short, sides, split_side  # noqa: E402
-from harness.report.render_text import finite  # noqa: E402
+from harness.report.render_text import finite, fmt_coverage  # noqa: E402
 from harness.report.tables import first_family, main_models, paper_lookup  # noqa: E402
 from harness.report.view import ReportData  # noqa: E402
 
@@ -81,7 +81,7 @@ def fig_main(data: ReportData, out_dir: Path) -> Figure:
             means = np.array([100 * c["mean"] for c in cells])
             lo = np.array([100 * c["ci_low"] for c in cells])
             hi = np.array([100 * c["ci_high"] for c in cells])
-            methods |= {c["ci_method"] for c in cells if finite(c["ci_low"])}
+            methods |= {(c["ci_method"], fmt_coverage(c["ci_coverage"])) for c in cells if finite(c["ci_low"])}
             err = np.nan_to_num(np.vstack([means - lo, hi - means]), nan=0.0)
             ok, offs = np.isfinite(means), (j - (len(models) - 1) / 2) * width
             ax.bar(x[ok] + offs, means[ok], width, color=model_color(data, model), alpha=0.85, label=model,
@@ -100,7 +100,7 @@ def fig_main(data: ReportData, out_dir: Path) -> Figure:
     _bottom_legend(fig, *axes[0][0].get_legend_handles_labels())
     fig.suptitle("Mean test score per model and modality combination")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    how = ", ".join(sorted(ci_method_label(m) for m in methods if m)) or "none"
+    how = "; ".join(sorted(", ".join(x for x in (ci_method_label(m), c) if x) for m, c in methods if m)) or "none"
     caption = (f"Mean over ok runs; error bars: the interval stats.json gives for each mean (method: {how}; no bar "
                "where none is given)" + ("; black diamonds: published values" if paper else "") + ".")
     return Figure("main", "Mean test scores", caption, save(fig, out_dir, "main"))
@@ -149,9 +149,12 @@ def fig_paired_differences(data: ReportData, out_dir: Path) -> Figure:
     _bottom_legend(fig, handles, [h.get_label() for h in handles])
     fig.suptitle("Paired differences b − a per run (same fold and seed); above 0: b better")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
+    intervals = sorted({" ".join(x for x in (fmt_coverage(c), ci_method_label(m), "CI") if x)
+                        for m, c in zip(head["ci_method"], head["ci_coverage"])})
     return Figure("paired_differences", "Paired differences of the primary comparisons",
                   "Each point is one (fold, seed) pair of runs, coloured by fold; black: the primary analysis' "
-                  "estimate with its interval (stats.json headline).", save(fig, out_dir, "paired_differences"))
+                  f"estimate with its interval ({', '.join(intervals)}; stats.json headline).",
+                  save(fig, out_dir, "paired_differences"))
 
 
 # ------------------------------------------------------------------------------------------ models on a combination
