@@ -27,7 +27,7 @@ def effective_primary(declared: Primary, n_folds: int) -> tuple[Primary, str]:
     """The primary analysis that exists in this study, and a note when it differs from the
     declared one: with one fixed split there are no fold-level tests, so a fold-unit primary
     becomes the same test at the run unit (paired t when the test has no run unit)."""
-    if declared.unit != "fold" or n_folds >= 2:
+    if declared.unit != "fold" or n_folds != 1:
         return declared, ""
     entry = TESTS.get(declared.test)
     test = declared.test if entry is not None and "run" in entry.units else "paired_t"
