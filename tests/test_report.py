@@ -168,6 +168,12 @@ def test_a_test_that_cannot_reach_alpha_says_so_in_the_verdict(tmp_path):
     h2 = headline("self", "cross", "AVT", 0.05, 0.01, 0.09, "no_difference_detected", p_adj=0.25)
     [text2] = sentences(self_cross_folder(tmp_path / "b", [h2], primary_extra={"min_attainable_p": 0.25}))
     assert "(the test cannot reach α = 0.05 with n = 3: its smallest attainable p is 0.25)." in text2
+    # no p-value and no estimate at all (e.g. a fold-unit primary on one split): said, never a number
+    why = "the primary test gave no p-value (not available: one fixed split)"
+    h3 = headline("self", "cross", "AVT", None, None, None, "no_difference_detected", p_adj=None, reason=why)
+    [text3] = sentences(self_cross_folder(tmp_path / "c", [h3]))
+    assert text3 == (f"AVT, balanced accuracy (WA): cross − self has no estimate from {names.test_label('paired_t')} "
+                     f"on fold means: no difference detected ({why}).")
 
 
 def test_secondary_analyses_are_labelled_and_bayes_is_qualified(tmp_path):

@@ -63,6 +63,9 @@ def headline_sentence(h, data: ReportData) -> str:
     caveat = _caveat(h, row, data.alpha)
     if caveat:
         verdict += f" ({caveat})"
+    if not finite(h["estimate"]):
+        return (f"{_frame_text(h)}, {metric_long(h['metric'])}: {b} − {a} has no estimate from "
+                f"{test_label(h['test'])} on {unit_words(h['unit'])}: {verdict}.")
     return (f"{_frame_text(h)}, {metric_long(h['metric'])}: {b} − {a} = {fmt_pp(h['estimate'])} pp "
             f"({_interval(h, coverage, n_text)}; {test}): {verdict}.")
 
