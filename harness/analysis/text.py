@@ -40,7 +40,8 @@ def _headline_lines(stats: StudyStats) -> list[str]:
         lines.append(f"  ({m['primary_note']})")
     for h in stats.headline:
         ci = f"[{_pp(h['ci_low'])},{_pp(h['ci_high'])}]"
-        lines.append(f"  {h['b']} - {h['a']} on {h['modalities']:<9} {_pp(h['estimate'])} pp "
+        pair = f"{h['b']}:{h['modalities_b']} - {h['a']}:{h['modalities_a']}"
+        lines.append(f"  {pair:<28} {_pp(h['estimate'])} pp "
                      f"{ci:>17} p_adj {_fp(h['p_adj'])}  {h['verdict']}"
                      + (f" ({h['reason']})" if h.get("reason") else ""))
     return lines
