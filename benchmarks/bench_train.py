@@ -90,14 +90,14 @@ def _status_kb(field: str, pid="self") -> int:
 @contextlib.contextmanager
 def nn_gru():
     """The harness model with nn.GRU instead of its BiGRU kernel (ablation)."""
-    from harness import models
+    from harness.models import fusion
 
-    saved = models.bigru
-    models.bigru = lambda gru, x: gru(x)[0]
+    saved = fusion.bigru
+    fusion.bigru = lambda gru, x: gru(x)[0]
     try:
         yield
     finally:
-        models.bigru = saved
+        fusion.bigru = saved
 
 
 def step_variants(model: str, shapes, fold):
