@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..stats.registry import PairData, Settings
 from .families import Pair
-from .source import as_python, label
+from .source import as_python
 
 
 def pair_runs(pair: Pair, ok: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
@@ -153,4 +153,4 @@ def diffs_summary(data: PairData) -> tuple[np.ndarray, np.ndarray]:
     return d, fd
 
 
-__all__ = ["pair_runs", "pair_data", "Predictions", "PairUtterances", "diffs_summary", "label"]
+__all__ = ["pair_runs", "pair_data", "Predictions", "PairUtterances", "diffs_summary"]

@@ -95,7 +95,7 @@ def rank_rows(family: str, mods: str, cfgs: list, ok: pd.DataFrame, metric: str,
         res = friedman(table.to_numpy(), labels)
         nem = nemenyi(table.to_numpy(), labels, s.alpha)
         fr.update(statistic=res.statistic, pvalue=res.pvalue)
-        add_note(fr, f"average ranks (1 = best): "
+        add_note(fr, "average ranks (1 = best): "
                      + ", ".join(f"{lab}={r:.2f}" for lab, r in zip(labels, res.avg_ranks))
                      + f"; Nemenyi CD = {nem.cd:.3f} (q = {nem.q_alpha:.3f}, alpha {s.alpha:g}); "
                        f"Iman-Davenport p = {res.iman_davenport_pvalue:.3g}")

@@ -23,7 +23,7 @@ from .ranks import FriedmanResult, NemenyiResult, friedman, nemenyi, nemenyi_cd
 from .signrank import (WilcoxonResult, hodges_lehmann, min_wilcoxon_p, rank_biserial,
                        signrank_null_pmf, wilcoxon)
 from .ttests import TostResult, TTestResult, corrected_resampled_t, paired_t, tost
-from . import entries as _entries  # noqa: F401  (registers the built-in tests)
+from . import entries  # noqa: F401  (registers the built-in tests)
 from .registry import PairData, Settings, TestEntry, TESTS, register_test
 
 __all__ = [

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import NAN as _NAN, _check_alpha, _check_alternative, _clean_diffs, _paired, _vec
+from ._checks import _clean_diffs, _paired
 
 
 @dataclass(frozen=True)

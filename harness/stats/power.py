@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as _st
 
-from ._checks import NAN as _NAN, _check_alpha, _check_alternative, _clean_diffs, _paired, _vec
+from ._checks import NAN as _NAN, _check_alpha, _check_alternative, _clean_diffs, _vec
 
 
 @dataclass(frozen=True)
