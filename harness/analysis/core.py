@@ -41,8 +41,8 @@ def analyze(results_dir, *, alpha: float | None = None, correction: str | None =
     summ = summaries(src.ok, src.metrics)
     meta = _meta(src, primary, primary_note, families, diffs, ranks, t0)
     return StudyStats(rows=df, notes=tuple(_notes(src, primary_note)), excluded=jsonable(src.excluded),
-                      meta=jsonable(meta), headline=tuple(jsonable(head)),
-                      summaries=tuple(jsonable(summ)), ranks=tuple(jsonable(ranks)))
+                      meta=jsonable(meta), headline=tuple(head), summaries=tuple(summ),
+                      ranks=tuple(ranks))   # NaN kept in memory; null only in stats.json
 
 
 def _pair_rows(src: Source, pairs, primary) -> tuple[list[dict], dict]:
