@@ -10,8 +10,11 @@ import os
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 import yaml
+from torch import nn
 
 from harness import table
 from harness.cli import main
@@ -257,3 +260,57 @@ def test_a_user_model_is_trained_exactly_as_a_built_in(small_data, user_module):
     assert a.ok and b.ok, (a.result["error"], b.result["error"])
     assert a.result["metrics"] == b.result["metrics"] and a.history == b.history
     assert (a.predictions["test_proba"] == b.predictions["test_proba"]).all()
+
+
+
+class Toy(nn.Module):
+    """A model registered from code: mean over time of each modality, one linear layer."""
+
+    def __init__(self, modalities, shapes):
+        super().__init__()
+        dims = {"A": shapes.audio_dim, "V": shapes.video_dim, "T": shapes.embed_dim}
+        self.mods = modalities
+        self.out = nn.Linear(sum(dims[m] for m in modalities), shapes.n_classes)
+
+    def forward(self, batch):
+        return self.out(torch.cat([batch[m].mean(1) for m in self.mods], -1))
+
+
+def test_toy_model_corpus_and_test_registered_at_run_time(tmp_path, write_study, monkeypatch):
+    """Issue 12: one entry each, no edit to any module: plan -> train -> stats -> report."""
+    from scipy.stats import binomtest
+
+    from harness.data import corpus as corpus_mod
+    from harness.data.corpus import CorpusEntry, register_corpus
+    from harness.models import MODELS, ModelEntry, register_model
+    from harness.stats.registry import TestEntry, register_test, unregister_test
+    from test_data import _ToyCorpus
+
+    def sign_test(data, unit):
+        a, b = data.scores(unit)
+        k = int(np.sum(b > a))
+        return {"statistic": k, "pvalue": binomtest(k, int(np.sum(a != b)) or 1).pvalue,
+                "estimate": float(np.median(b - a)), "note": "toy sign test"}
+
+    monkeypatch.setattr(corpus_mod, "CORPORA", dict(corpus_mod.CORPORA))  # undone after
+    register_corpus(CorpusEntry("toy_corpus", open=_ToyCorpus, description="toy"))
+    register_model(ModelEntry("toy_mean", Toy, label="Toy mean"), replace=True)
+    register_test(TestEntry("toy_sign", ("run",), "Sign test (toy)", "S", "secondary", sign_test))
+    try:
+        path = write_study({"name": "toy", "data": {"format": "toy_corpus", "path": str(tmp_path),
+                                                   "classes": ["a", "b", "c"]},
+                            "models": ["self", "toy_mean"], "modalities": ["AT"],
+                            "comparisons": [["self", "toy_mean"]], "folds": [1, 2], "seeds": [1, 2],
+                            "training": {"max_epochs": 2}, "report": {"figures": False},
+                            "execution": {"backend": "sequential"}})
+        results, reports = tmp_path / "results", tmp_path / "reports"
+        assert main(["run-study", str(path), "--results-dir", str(results), "--reports-dir",
+                     str(reports), "--quiet"]) == 0
+        folder = table.load(results / "toy")
+        assert (folder.runs["status"] == "ok").all() and len(folder.runs) == 8
+        rows = [r for r in folder.stats_json()["rows"] if r["test"] == "toy_sign"]
+        assert rows and {(r["model_a"], r["model_b"]) for r in rows} == {("self", "toy_mean")}
+        assert "Toy mean" in (reports / "toy" / "report.md").read_text()
+    finally:
+        MODELS.pop("toy_mean", None)
+        unregister_test("toy_sign")
