@@ -24,7 +24,8 @@ from .signrank import (WilcoxonResult, hodges_lehmann, min_wilcoxon_p, rank_bise
                        signrank_null_pmf, wilcoxon)
 from .ttests import TostResult, TTestResult, corrected_resampled_t, paired_t, tost
 from . import entries  # noqa: F401  (registers the built-in tests)
-from .registry import PairData, Settings, TestEntry, TESTS, register_test
+from .registry import (PairData, Settings, TestEntry, TESTS, primary_choices, register_test,
+                       unregister_test)
 
 __all__ = [
     "McNemarResult", "WilcoxonResult", "TTestResult", "TostResult", "BayesSignRankResult",
@@ -34,5 +35,6 @@ __all__ = [
     "mixed_model", "correct", "mcnemar_from_counts", "mcnemar_exact_pvalues", "friedman",
     "nemenyi_cd", "nemenyi", "bootstrap_ci", "mean_ci", "min_detectable_difference",
     "min_wilcoxon_p", "signrank_null_pmf", "hodges_lehmann", "rank_biserial",
-    "PairData", "Settings", "TestEntry", "TESTS", "register_test",
+    "PairData", "Settings", "TestEntry", "TESTS", "register_test", "unregister_test",
+    "primary_choices",
 ]
