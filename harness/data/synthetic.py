@@ -47,16 +47,19 @@ into place with ``os.replace``.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from pathlib import Path
 
 import numpy as np
 
 from harness.errors import DataError, UserError
+from harness.io import atomic_write_bytes, atomic_writer
 
 from .corpus import CorpusEntry, register_corpus
 from .iemocap import CLASS_COUNTS, CLASS_NAMES, IEMOCAP_SHAPES, SPLITS, YoonCorpus
+from .synthetic_features import FRAME_NOISE, PROTO_NORM  # noqa: F401 - documented here
+from .synthetic_features import N_SESSIONS, PROSODY_DIM, write_features
+from .synthetic_features import fold_path as _fold_path
 
 GENERATOR_VERSION = 1
 
@@ -66,10 +69,6 @@ GENERATOR_VERSION = 1
 #: orders T > V > A, and fusion helps because the modalities fail independently.
 SIGNAL: dict[str, float] = {"T": 0.7, "V": 0.55, "A": 0.35}
 
-#: Norm of the class prototypes of audio/video in units of the per-dim utterance noise.
-PROTO_NORM = 4.0
-#: Per-frame noise std (per dim) of audio/video, relative to the utterance noise.
-FRAME_NOISE = 1.5
 #: Probability that a word of an utterance is a cue word of the class its text shows.
 TEXT_CUE_RATE = 0.35
 #: Weight of the class direction in the embeddings of cue words.
@@ -78,8 +77,6 @@ CUE_LEAN = 1.0
 NO_VIDEO_RATE = 0.02
 #: Fraction of a session that forms its half B (the dev part of another fold).
 DEV_PART = 0.5
-PROSODY_DIM = 35
-N_SESSIONS = 5
 MIN_UTTERANCES = 100
 
 _IS = IEMOCAP_SHAPES
@@ -99,7 +96,6 @@ PRESETS: dict[str, dict] = {
 
 _MARKER = "SYNTHETIC.json"
 _PARTIAL = ".SYNTHETIC.partial"  # present while generating: the folder is ours to overwrite
-_CHUNK_BYTES = 48 * 2**20        # audio+video bytes generated per chunk of utterances
 
 
 # ----------------------------------------------------------------------------------------
@@ -123,11 +119,11 @@ def make_synthetic(out, preset: str = "small", utterances: int | None = None, se
     plan = _plan(cfg, n_utt, seed)
     _write_vocab(out, cfg, plan)
     _write_small_arrays(out, plan)
-    _write_features(out, cfg, plan, seed, quiet)
+    write_features(out, cfg, plan, seed, quiet)
 
     meta = {"preset": preset, "utterances": n_utt, "seed": seed, "signal": dict(SIGNAL),
             "generator_version": GENERATOR_VERSION}
-    _atomic_write_bytes(out / _MARKER, (json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    atomic_write_bytes(out / _MARKER, (json.dumps(meta, indent=2, sort_keys=True) + "\n")
                         .encode())
     (out / _PARTIAL).unlink(missing_ok=True)
     return out
@@ -208,12 +204,30 @@ def _class_counts(n: int) -> np.ndarray:
 
 
 def _plan(cfg: dict, n: int, seed: int) -> dict:
-    """Everything except the big per-frame arrays (all [n] or [n, small])."""
+    """Everything except the big per-frame arrays (all [n] or [n, small]).
+
+    The steps draw from one generator in a fixed order: reordering them changes the data.
+    """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
     k = len(CLASS_NAMES)
-    counts = _class_counts(n)
+    label, session, part = _sessions(rng, n, k)
+    no_video = _no_video(rng, n, k, label, session, part)
+    # class shown by each modality: the true one with probability SIGNAL[m], else none (k)
+    apparent = {}
+    for m in "AVT":
+        apparent[m] = np.where(rng.random(n) < SIGNAL[m], label, k)
+    audio_len, video_len, text_len = _lengths(rng, cfg, n, no_video)
+    tokens = _tokens(rng, cfg, n, k, apparent["T"], text_len)
+    split_of, pos = _fold_positions(rng, n, session, part)
+    prosody_proto = np.vstack([rng.standard_normal((k, PROSODY_DIM)), np.zeros(PROSODY_DIM)])
+    return dict(n=n, label=label, session=session, part=part, apparent=apparent,
+                audio_len=audio_len, video_len=video_len, tokens=tokens,
+                split_of=split_of, pos=pos, prosody_proto=prosody_proto, rng=rng)
 
-    # labels stratified over sessions, then the session halves A (0) / B (1)
+
+def _sessions(rng, n: int, k: int):
+    """Labels stratified over sessions, then the session halves A (0) / B (1), shuffled."""
+    counts = _class_counts(n)
     label = np.repeat(np.arange(k), counts)
     session = np.empty(n, np.int64)
     for c in range(k):
@@ -229,9 +243,11 @@ def _plan(cfg: dict, n: int, seed: int) -> dict:
             part[rng.permutation(idx)[:n_b]] = 1
     # mix the canonical order so chunks hold all sessions and classes
     perm = rng.permutation(n)
-    label, session, part = label[perm], session[perm], part[perm]
+    return label[perm], session[perm], part[perm]
 
-    # utterances without video (never the last of a (session, class, half) group)
+
+def _no_video(rng, n: int, k: int, label, session, part) -> np.ndarray:
+    """Utterances without video (never the last of a (session, class, half) group)."""
     group = (session * k + label) * 2 + part
     left = np.bincount(group, minlength=N_SESSIONS * k * 2)
     no_video = np.zeros(n, bool)
@@ -242,13 +258,11 @@ def _plan(cfg: dict, n: int, seed: int) -> dict:
         if left[group[i]] > 1:
             left[group[i]] -= 1
             no_video[i] = True
+    return no_video
 
-    # class shown by each modality: the true one with probability SIGNAL[m], else none (k)
-    apparent = {}
-    for m in "AVT":
-        apparent[m] = np.where(rng.random(n) < SIGNAL[m], label, k)
 
-    # sequence lengths
+def _lengths(rng, cfg: dict, n: int, no_video):
+    """Valid audio frames, video frames (0 without video) and words per utterance."""
     ta, tv, tl = cfg["audio_frames"], cfg["video_frames"], cfg["text_len"]
     audio_len = np.clip(np.rint(ta * 0.45 * np.exp(0.5 * rng.standard_normal(n))),
                         max(1, ta // 20), ta).astype(np.int64)
@@ -257,20 +271,26 @@ def _plan(cfg: dict, n: int, seed: int) -> dict:
     video_len[no_video] = 0
     text_len = np.clip(np.rint(cfg["text_mean_len"] * np.exp(0.5 * rng.standard_normal(n))),
                        2, tl).astype(np.int64)
+    return audio_len, video_len, text_len
 
-    # tokens: ids 1 .. k*cue are cue words (class c owns a block), the rest common words
-    vocab, cue = cfg["vocab_size"], cfg["cue_words"]
+
+def _tokens(rng, cfg: dict, n: int, k: int, shown, text_len) -> np.ndarray:
+    """[n, L] ids: 1 .. k*cue are cue words (class c owns a block), the rest common words."""
+    tl, vocab, cue = cfg["text_len"], cfg["vocab_size"], cfg["cue_words"]
     n_common = vocab - 1 - k * cue
     zipf = 1.0 / (np.arange(n_common) + 2.0)
     zipf /= zipf.sum()
-    is_cue = (rng.random((n, tl)) < TEXT_CUE_RATE) & (apparent["T"] < k)[:, None]
-    cue_tok = 1 + np.minimum(apparent["T"], k - 1)[:, None] * cue + rng.integers(0, cue, size=(n, tl))
+    is_cue = (rng.random((n, tl)) < TEXT_CUE_RATE) & (shown < k)[:, None]
+    cue_tok = 1 + np.minimum(shown, k - 1)[:, None] * cue + rng.integers(0, cue, size=(n, tl))
     common_tok = 1 + k * cue + rng.choice(n_common, size=(n, tl), p=zipf)
     tokens = np.where(is_cue, cue_tok, common_tok).astype(np.int64)
     tokens[np.arange(tl)[None, :] >= text_len[:, None]] = 0
+    return tokens
 
-    # split membership and row position of every utterance in every fold's files
-    split_of = np.empty((N_SESSIONS, n), np.int64)      # fold -> 0 train / 1 dev / 2 test
+
+def _fold_positions(rng, n: int, session, part):
+    """Split (0 train / 1 dev / 2 test) and row position of every utterance in every fold."""
+    split_of = np.empty((N_SESSIONS, n), np.int64)
     pos = np.empty((N_SESSIONS, n), np.int64)
     for f in range(N_SESSIONS):
         sp = np.zeros(n, np.int64)
@@ -280,34 +300,15 @@ def _plan(cfg: dict, n: int, seed: int) -> dict:
         for s in range(3):
             members = rng.permutation(np.flatnonzero(sp == s))
             pos[f, members] = np.arange(len(members))
-
-    prosody_proto = np.vstack([rng.standard_normal((k, PROSODY_DIM)), np.zeros(PROSODY_DIM)])
-    return dict(n=n, label=label, session=session, part=part, apparent=apparent,
-                audio_len=audio_len, video_len=video_len, tokens=tokens,
-                split_of=split_of, pos=pos, prosody_proto=prosody_proto, rng=rng)
+    return split_of, pos
 
 
 # ----------------------------------------------------------------------------------------
 # writing
 # ----------------------------------------------------------------------------------------
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 def _atomic_save(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_writer(path, "wb") as fh:
         np.save(fh, arr, allow_pickle=False)
-    os.replace(tmp, path)
-
-
-def _fold_path(out: Path, f: int) -> Path:
-    p = out / f"fold{f + 1:02d}"
-    p.mkdir(exist_ok=True)
-    return p
 
 
 def _write_vocab(out: Path, cfg: dict, plan: dict) -> None:
@@ -330,7 +331,7 @@ def _write_vocab(out: Path, cfg: dict, plan: dict) -> None:
     for f in range(N_SESSIONS):
         d = _fold_path(out, f)
         _atomic_save(d / "W_embedding.npy", w)
-        _atomic_write_bytes(d / "dic.pkl", dic)
+        atomic_write_bytes(d / "dic.pkl", dic)
 
 
 def _write_small_arrays(out: Path, plan: dict) -> None:
@@ -344,107 +345,6 @@ def _write_small_arrays(out: Path, plan: dict) -> None:
             order = members[np.argsort(plan["pos"][f, members])]
             for key, arr in per_utt.items():
                 _atomic_save(d / f"{split}_{key}.npy", np.ascontiguousarray(arr[order]))
-
-
-def _mfcc_affine(rng: np.random.Generator, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension (offset, scale) that make standard features look like MFCC+deltas."""
-    offset = np.zeros(dim)
-    scale = np.zeros(dim)
-    for b, idx in enumerate(np.array_split(np.arange(dim), 3)):  # static, delta, delta-delta
-        decay = np.geomspace(40.0, 3.0, len(idx)) / (1.0 + 4.0 * b)
-        scale[idx] = decay * np.exp(0.2 * rng.standard_normal(len(idx)))
-        offset[idx] = (rng.standard_normal(len(idx)) * 15.0 * decay / 40.0) if b else \
-            rng.standard_normal(len(idx)) * 10.0
-    offset[0] = -300.0 + 20.0 * rng.standard_normal()   # c0: log energy
-    return offset.astype(np.float32), scale.astype(np.float32)
-
-
-def _prototypes(rng, k, dim):
-    """[k + 1, dim]: k class prototypes of norm PROTO_NORM, then a zero row ("no class")."""
-    p = rng.standard_normal((k, dim))
-    p = PROTO_NORM * p / np.linalg.norm(p, axis=1, keepdims=True)
-    return np.vstack([p, np.zeros((1, dim))]).astype(np.float32)
-
-
-def _frames(rng, proto, n_frames, lengths):
-    """[B, T, D] = proto + utterance noise + frame noise on valid frames, zeros after."""
-    b, d = proto.shape
-    x = rng.standard_normal((b, n_frames, d), dtype=np.float32)
-    x *= np.float32(FRAME_NOISE)
-    x += (proto + rng.standard_normal((b, d), dtype=np.float32))[:, None, :]
-    x[np.arange(n_frames)[None, :] >= lengths[:, None]] = 0.0
-    return x
-
-
-def _write_features(out: Path, cfg: dict, plan: dict, seed: int, quiet: bool) -> None:
-    """MFCC, prosody and video, generated in chunks of utterances and written in place."""
-    rng, k = plan["rng"], len(CLASS_NAMES)
-    ta, da = cfg["audio_frames"], cfg["audio_dim"]
-    tv, dv = cfg["video_frames"], cfg["video_dim"]
-    proto_a, proto_v = _prototypes(rng, k, da), _prototypes(rng, k, dv)      # [k+1, D]
-    offset, scale = _mfcc_affine(rng, da)                                     # [Da] each
-
-    specs = {"audio_mfcc": (ta, da), "audio_prosody": (PROSODY_DIM,), "video": (tv, dv)}
-    files = {}            # (fold, split, key) -> (temp path, path, open file, header bytes)
-    try:
-        for f in range(N_SESSIONS):
-            d = _fold_path(out, f)
-            for s, split in enumerate(SPLITS):
-                rows = int((plan["split_of"][f] == s).sum())
-                for key, shape in specs.items():
-                    path = d / f"{split}_{key}.npy"
-                    tmp = path.with_name(path.name + ".tmp")
-                    # header + (sparse) zero rows; rows are then written chunk by chunk with
-                    # pwrite, which keeps memory bounded (no written pages held in a mapping)
-                    mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
-                                                   shape=(rows, *shape))
-                    header = mm.offset
-                    del mm
-                    files[f, s, key] = (tmp, path, open(tmp, "r+b"), header)
-        _fill_features(files, cfg, plan, seed, quiet, proto_a, proto_v, offset, scale)
-    finally:
-        for _, _, fh, _ in files.values():
-            fh.close()
-    for tmp, path, _, _ in files.values():
-        os.replace(tmp, path)
-
-
-def _fill_features(files, cfg, plan, seed, quiet, proto_a, proto_v, offset, scale) -> None:
-    """Generate the features chunk by chunk and write each row at its place in every fold."""
-    n = plan["n"]
-    ta, da = cfg["audio_frames"], cfg["audio_dim"]
-    tv, dv = cfg["video_frames"], cfg["video_dim"]
-    chunk = max(1, _CHUNK_BYTES // (4 * (ta * da + tv * dv)))
-    starts = range(0, n, chunk)
-    if not quiet:
-        from tqdm import tqdm
-        starts = tqdm(starts, desc="synthetic data", unit="chunk")
-    for ci, i0 in enumerate(starts):
-        sl = slice(i0, min(n, i0 + chunk))
-        crng = np.random.default_rng(np.random.SeedSequence([seed, 1, ci]))
-        lengths = plan["audio_len"][sl]
-        audio = _frames(crng, proto_a[plan["apparent"]["A"][sl]], ta, lengths)  # [b, Ta, Da]
-        audio *= scale
-        audio += offset
-        audio[np.arange(ta)[None, :] >= lengths[:, None]] = 0.0               # padding = 0
-        prosody = (0.5 * plan["prosody_proto"][plan["apparent"]["A"][sl]]     # [b, 35]
-                   + crng.standard_normal((sl.stop - sl.start, PROSODY_DIM))).astype(np.float32)
-        video = _frames(crng, proto_v[plan["apparent"]["V"][sl]], tv,          # [b, Tv, Dv]
-                        plan["video_len"][sl])
-        feats = {"audio_mfcc": audio, "audio_prosody": prosody, "video": video}
-        for (f, s, key), (_, _, fh, header) in files.items():
-            sel = np.flatnonzero(plan["split_of"][f][sl] == s)
-            arr = feats[key]
-            row_bytes = arr[0].nbytes
-            for i, p in zip(sel, plan["pos"][f][sl][sel]):
-                _pwrite_all(fh.fileno(), memoryview(arr[i]).cast("B"),
-                            header + int(p) * row_bytes)
-
-
-def _pwrite_all(fd: int, buf: memoryview, offset: int) -> None:
-    while len(buf):
-        done = os.pwrite(fd, buf, offset)
-        buf, offset = buf[done:], offset + done
 
 
 # ----------------------------------------------------------------------------------------

@@ -16,13 +16,13 @@ are linear in y, so both acc2 and acc7 are learnable above chance. Deterministic
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
 import numpy as np
 
 from harness.errors import UserError
+from harness.io import atomic_writer
 
 #: probability that a modality shows the utterance's sentiment
 SIGNAL: dict[str, float] = {"text": 0.9, "vision": 0.6, "audio": 0.45}
@@ -74,11 +74,9 @@ def make_synthetic_mmsa(out, preset: str = "small", seed: int = 0, scale: float 
         n = max(20, int(round(cfg[split] * scale)))
         srng = np.random.default_rng(np.random.SeedSequence([seed, 8, i]))
         data[split] = _split(srng, n, cfg, dirs, split)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_writer(out, "wb") as fh:
         # protocol 5: arrays are written from their own buffers (no copy while dumping)
         pickle.dump(data, fh, protocol=5)
-    os.replace(tmp, out)
     return out
 
 
