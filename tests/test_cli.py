@@ -45,7 +45,8 @@ def test_bad_data_file_exit_2_names_file(tmp_path, write_study, capsys):
 def test_issue_study_trains_learns_and_is_reproducible(small_data, tmp_path, write_study):
     """self {T, AVT} and cross {AVT}, fold 1, seed 1: 3 runs, all ok, identical twice."""
     study = quick_study(small_data, models={"self": ["T", "AVT"], "cross": ["AVT"]}, seeds=[1],
-                        training={"max_epochs": 8, "patience": 3})
+                        training={"max_epochs": 8, "patience": 3},
+                        report={"figures": False})  # figures are tests/test_report.py's
     path = write_study(study)
     tables = []
     for name in ("a", "b"):
@@ -70,7 +71,8 @@ def test_stats_and_report_from_results_folder_alone(small_data, tmp_path, write_
     data = tmp_path / "data"
     shutil.copytree(small_data, data)
     study = quick_study(data, models=["self", "cross"], modalities=["AT"], seeds=[1, 2],
-                        training={"max_epochs": 2, "patience": 2})
+                        training={"max_epochs": 2, "patience": 2},
+                        report={"figures": False})
     path = write_study(study)
     assert main(["run-study", str(path), "--results-dir", str(tmp_path / "r"), "--no-report", "--quiet"]) == 0
     shutil.rmtree(data)  # the data are gone: stats and report work from the results folder
