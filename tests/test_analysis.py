@@ -402,3 +402,19 @@ def test_pooled_mcnemar_uses_seed_ensembles(tmp_path):
     assert n10 > 0
     assert f"n01 = {n01} " in po["note"] and f"n10 = {n10};" in po["note"]
     assert po["n"] == 100 and po["estimate"] == pytest.approx((n10 - n01) / 100)
+
+
+def test_stats_primary_is_checked_against_the_registry():
+    from harness.errors import StudyError
+    from harness.study import parse_study
+
+    raw = {"name": "p", "data": {"format": "synthetic", "path": "x"}, "models": ["self", "cross"],
+           "folds": 5, "seeds": 2}
+    ok = parse_study({**raw, "stats": {"primary": {"unit": "run", "test": "mixed_model"}}})
+    assert (ok.stats.primary.metric, ok.stats.primary.unit) == ("balanced_accuracy", "run")
+    with pytest.raises(StudyError, match=r"stats\.primary\.test.*'mcnemar_pooled'"):
+        parse_study({**raw, "stats": {"primary": {"test": "mcnemar_pooled"}}})
+    with pytest.raises(StudyError, match=r"stats\.primary\.test.*'mixed_model'"):
+        parse_study({**raw, "stats": {"primary": {"unit": "fold", "test": "mixed_model"}}})
+    with pytest.raises(StudyError, match=r"stats\.primary\.metric"):
+        parse_study({**raw, "stats": {"primary": {"metric": "f1"}}})
