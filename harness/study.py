@@ -7,8 +7,6 @@ found (with the closest valid name when a name is misspelled).
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -18,11 +16,16 @@ from typing import Any
 import yaml
 
 from .errors import StudyError
-from .models.registry import (KERNEL_SETTINGS, MODELS, builtin_names, min_modalities,
-                              model_names)
-from .models.shapes import MODALITY_ORDER
-
-ALL_COMBINATIONS = ("A", "V", "T", "AV", "AT", "VT", "AVT")
+from .models.registry import KERNEL_SETTINGS, builtin_names, min_modalities
+from .models.shapes import ALL_COMBINATIONS, MODALITY_ORDER  # noqa: F401
+from .study_check import (Ctx as _Ctx, build_section as _build, check_bool as _bool,  # noqa: F401
+                          check_choice as _choice, check_float as _float, check_int as _int,
+                          check_keys as _check_keys, check_str_list as _str_list,
+                          expand_path, id_list as _id_list, normalise_combination,
+                          parse_modalities as _parse_modalities, section as _section,
+                          suggest as _suggest)
+from .study_models import (Comparison, UserModel, parse_comparisons as _parse_comparisons,  # noqa: F401
+                           parse_models as _parse_models)
 # Derived from the model registry (harness.models.registry); kept for older imports.
 MODEL_NAMES = builtin_names()
 NEEDS_TWO_MODALITIES = frozenset(m for m in MODEL_NAMES if min_modalities(m) >= 2)
@@ -70,23 +73,6 @@ class ModelConfig:
     # (own dropout stream), 'torch' = nn modules; auto -> harness on CPU, torch on CUDA,
     # resolved from execution.device before planning and recorded in the run id.
     kernels: str = "auto"
-
-
-@dataclass(frozen=True)
-class UserModel:
-    """A model given by import path in the study's `models` mapping."""
-
-    import_path: str  # module:callable, importable where runs execute
-    params: dict = field(default_factory=dict)  # keyword arguments for the callable
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One declared comparison: estimate = b - a, on `on` (None: every shared combination)."""
-
-    a: str
-    b: str
-    on: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -216,142 +202,6 @@ def _plain(x):
     return x
 
 
-# --- validation helpers -------------------------------------------------------------------
-
-
-class _Ctx:
-    """Where we are in the file, for messages."""
-
-    def __init__(self, source: str):
-        self.source = source
-
-    def fail(self, key: str, allowed: str, found: Any) -> StudyError:
-        return StudyError(
-            f"{self.source}: key '{key}' must be {allowed}. Got {found!r} instead."
-        )
-
-
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.5)
-    return f" Did you mean '{close[0]}'?" if close else ""
-
-
-def _check_keys(ctx: _Ctx, section: dict, allowed, where: str) -> None:
-    for key in section:
-        if key not in allowed:
-            path = f"{where}.{key}" if where else str(key)
-            raise StudyError(
-                f"{ctx.source}: unknown key '{path}'.{_suggest(key, allowed)} "
-                f"Allowed keys{' in ' + repr(where) if where else ''}: {', '.join(sorted(allowed))}."
-            )
-
-
-def _section(ctx: _Ctx, raw: dict, key: str) -> dict:
-    value = raw.get(key, {})
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ctx.fail(key, "a mapping of settings", value)
-    return value
-
-
-def _int(ctx, key, value, minimum=None, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ctx.fail(key, "an integer" + (f" >= {minimum}" if minimum is not None else ""), value)
-    if minimum is not None and value < minimum:
-        raise ctx.fail(key, f"an integer >= {minimum}", value)
-    return value
-
-
-def _float(ctx, key, value, low=None, high=None, low_open=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ctx.fail(key, "a number", value)
-    value = float(value)
-    bad_low = low is not None and (value <= low if low_open else value < low)
-    bad_high = high is not None and value > high
-    if bad_low or bad_high:
-        lo = f"{'>' if low_open else '>='} {low}" if low is not None else ""
-        hi = f"<= {high}" if high is not None else ""
-        raise ctx.fail(key, "a number " + " and ".join(s for s in (lo, hi) if s), value)
-    return value
-
-
-def _bool(ctx, key, value):
-    if not isinstance(value, bool):
-        raise ctx.fail(key, "true or false", value)
-    return value
-
-
-def _str_list(ctx, key, value):
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ctx.fail(key, "a list of strings", value)
-    return tuple(value)
-
-
-def _choice(ctx, key, value, options):
-    if value not in options:
-        raise StudyError(
-            f"{ctx.source}: key '{key}' must be one of {', '.join(map(str, options))}. "
-            f"Got {value!r} instead.{_suggest(value, options)}"
-        )
-    return value
-
-
-def _build(ctx: _Ctx, cls, raw: dict, where: str, checks: dict):
-    """Dataclass `cls` from `raw`, unknown keys rejected, each value through checks[key]."""
-    names = [f.name for f in fields(cls)]
-    _check_keys(ctx, raw, names, where)
-    values = {}
-    for key, value in raw.items():
-        check = checks.get(key)
-        values[key] = check(f"{where}.{key}", value) if check else value
-    return cls(**values)
-
-
-def expand_path(value: str) -> str:
-    """Expand $VAR, ${VAR} and ~; an unset variable is an error, not an empty string."""
-    missing = [
-        m.group(1) or m.group(2)
-        for m in re.finditer(r"\$(?:\{(\w+)\}|(\w+))", value)
-        if (m.group(1) or m.group(2)) not in os.environ
-    ]
-    if missing:
-        raise StudyError(
-            f"environment variable ${missing[0]} used in data.path ({value!r}) is not set. "
-            f"Set it to the data's location, e.g. export {missing[0]}=/path/to/data."
-        )
-    return os.path.expanduser(os.path.expandvars(value))
-
-
-def normalise_combination(text: str) -> str:
-    """'TA' -> 'AT', 'avt' -> 'AVT'; raises ValueError on anything else."""
-    letters = str(text).upper().replace("+", "")
-    if not letters or any(c not in MODALITY_ORDER for c in letters) or len(set(letters)) != len(letters):
-        raise ValueError(text)
-    return "".join(c for c in MODALITY_ORDER if c in letters)
-
-
-def _id_list(ctx, key, value, what, minimum=0):
-    """A positive count n -> (1..n), or a list of distinct integers >= minimum."""
-    allowed = f"a positive count of {what} or a list of distinct integers >= {minimum}"
-    if isinstance(value, bool):
-        raise ctx.fail(key, allowed, value)
-    if isinstance(value, int):
-        if value < 1:
-            raise ctx.fail(key, allowed, value)
-        return tuple(range(1, value + 1))
-    if not isinstance(value, list) or not value:
-        raise ctx.fail(key, allowed, value)
-    for v in value:
-        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-            raise ctx.fail(key, allowed, v)
-    if len(set(value)) != len(value):
-        raise ctx.fail(key, allowed + " (no repeats)", value)
-    return tuple(value)
-
-
 # --- the loader ---------------------------------------------------------------------------
 
 TOP_KEYS = (
@@ -406,28 +256,8 @@ def parse_study(raw: Any, source: str = "<study>", overrides: dict | None = None
     _check_folds_for_data(ctx, data, folds)
     seeds = _id_list(ctx, "seeds", raw["seeds"], "seeds")
 
-    training = _build(ctx, TrainingConfig, _section(ctx, raw, "training"), "training", {
-        "max_epochs": lambda k, v: _int(ctx, k, v, 1),
-        "batch_size": lambda k, v: _int(ctx, k, v, 1),
-        "lr": lambda k, v: _float(ctx, k, v, 0, low_open=True),
-        "patience": lambda k, v: _int(ctx, k, v, 1),
-        "lr_patience": lambda k, v: _int(ctx, k, v, 0),
-        "lr_factor": lambda k, v: _float(ctx, k, v, 0, 1, low_open=True),
-        "dtype": lambda k, v: _choice(ctx, k, v, ("float32", "float64")),
-        "amp": lambda k, v: _choice(ctx, k, v, ("none", "bf16", "fp16")),
-    })
-    model = _build(ctx, ModelConfig, _section(ctx, raw, "model"), "model", {
-        "hidden": lambda k, v: _int(ctx, k, v, 1),
-        "heads": lambda k, v: _int(ctx, k, v, 1),
-        "attn_dropout": lambda k, v: _float(ctx, k, v, 0, 1),
-        "text_dropout": lambda k, v: _float(ctx, k, v, 0, 1),
-        "audio_conv_channels": lambda k, v: _int(ctx, k, v, 1, allow_none=True),
-        "video_conv_channels": lambda k, v: _int(ctx, k, v, 1, allow_none=True),
-        "proj_dim": lambda k, v: _int(ctx, k, v, 1),
-        "kernels": lambda k, v: _choice(ctx, k, v, KERNEL_SETTINGS),
-    })
-    if (2 * model.hidden) % model.heads:
-        raise ctx.fail("model.heads", f"a divisor of 2*hidden = {2 * model.hidden}", model.heads)
+    training = _parse_training(ctx, _section(ctx, raw, "training"))
+    model = _parse_model(ctx, _section(ctx, raw, "model"))
     execution = _parse_execution(ctx, _section(ctx, raw, "execution"))
     stats = _build(ctx, StatsConfig, _section(ctx, raw, "stats"), "stats", {
         "alpha": lambda k, v: _float(ctx, k, v, 0, 0.5, low_open=True),
@@ -453,6 +283,35 @@ def parse_study(raw: Any, source: str = "<study>", overrides: dict | None = None
             )
     comparisons = _parse_comparisons(ctx, raw.get("comparisons"), study)
     return replace(study, comparisons=comparisons) if comparisons else study
+
+
+def _parse_training(ctx: _Ctx, raw: dict) -> TrainingConfig:
+    return _build(ctx, TrainingConfig, raw, "training", {
+        "max_epochs": lambda k, v: _int(ctx, k, v, 1),
+        "batch_size": lambda k, v: _int(ctx, k, v, 1),
+        "lr": lambda k, v: _float(ctx, k, v, 0, low_open=True),
+        "patience": lambda k, v: _int(ctx, k, v, 1),
+        "lr_patience": lambda k, v: _int(ctx, k, v, 0),
+        "lr_factor": lambda k, v: _float(ctx, k, v, 0, 1, low_open=True),
+        "dtype": lambda k, v: _choice(ctx, k, v, ("float32", "float64")),
+        "amp": lambda k, v: _choice(ctx, k, v, ("none", "bf16", "fp16")),
+    })
+
+
+def _parse_model(ctx: _Ctx, raw: dict) -> ModelConfig:
+    model = _build(ctx, ModelConfig, raw, "model", {
+        "hidden": lambda k, v: _int(ctx, k, v, 1),
+        "heads": lambda k, v: _int(ctx, k, v, 1),
+        "attn_dropout": lambda k, v: _float(ctx, k, v, 0, 1),
+        "text_dropout": lambda k, v: _float(ctx, k, v, 0, 1),
+        "audio_conv_channels": lambda k, v: _int(ctx, k, v, 1, allow_none=True),
+        "video_conv_channels": lambda k, v: _int(ctx, k, v, 1, allow_none=True),
+        "proj_dim": lambda k, v: _int(ctx, k, v, 1),
+        "kernels": lambda k, v: _choice(ctx, k, v, KERNEL_SETTINGS),
+    })
+    if (2 * model.hidden) % model.heads:
+        raise ctx.fail("model.heads", f"a divisor of 2*hidden = {2 * model.hidden}", model.heads)
+    return model
 
 
 def _parse_data(ctx: _Ctx, raw: dict) -> DataConfig:
@@ -526,127 +385,6 @@ def _check_folds_for_data(ctx: _Ctx, data: DataConfig, folds: tuple[int, ...]) -
     if CORPORA[data.format].fixed_split and folds != (1,):
         raise ctx.fail("folds", f"1 for data.format {data.format} (one fixed train/valid/test "
                        f"split: the seeds carry the design)", list(folds))
-
-
-def _parse_models(ctx: _Ctx, value) -> tuple[tuple[str, ...], dict, dict]:
-    """A list of model names, or a mapping name -> its own combinations (null: 'modalities')
-    or, for a model of the user's, -> {import: module:callable, modalities, params}."""
-    own, user = {}, {}
-    if isinstance(value, dict):
-        own = dict(value)
-        value = list(value)
-    if isinstance(value, str):
-        value = [value]
-    known = model_names()
-    if not isinstance(value, list) or not value:
-        raise ctx.fail("models", f"a non-empty list drawn from {', '.join(known)} (or a mapping "
-                       "from model names to their modality combinations or to "
-                       "{import: module:callable})", value)
-    for m in value:
-        if isinstance(own.get(m), dict):
-            user[m] = _parse_user_model(ctx, m, own[m])
-            own[m] = own[m].get("modalities")
-        elif m not in known:
-            raise StudyError(
-                f"{ctx.source}: unknown model {m!r} in 'models'.{_suggest(m, known)} "
-                f"Allowed: {', '.join(known)}, or a model of your own given as "
-                f"'{m}: {{import: module:callable}}'."
-            )
-    if len(set(value)) != len(value):
-        raise ctx.fail("models", "a list without repeats", value)
-    return tuple(value), own, user
-
-
-def _parse_user_model(ctx: _Ctx, name, raw: dict) -> UserModel:
-    """models.<name>: {import: module:callable, modalities: [...], params: {...}}."""
-    key = f"models.{name}"
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", name):
-        raise ctx.fail("models", "model names made of letters, digits, '_', '-', '.' "
-                       "(starting with a letter)", name)
-    if name in MODELS:
-        raise StudyError(f"{ctx.source}: key 'models.{name}' is a mapping, but '{name}' is a "
-                         f"built-in model (built-ins: {', '.join(model_names())}): give a built-in "
-                         f"its combinations as a list ({name}: [AVT]), and a model of your own "
-                         "with 'import' a name that is not a built-in's.")
-    _check_keys(ctx, raw, ("import", "modalities", "params"), key)
-    path = raw.get("import")
-    if not isinstance(path, str) or not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", path):
-        raise ctx.fail(f"{key}.import", "'module:callable' (e.g. mypkg.fusion:LateFusion)", path)
-    params = raw.get("params") or {}
-    if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
-        raise ctx.fail(f"{key}.params", "a mapping of keyword arguments for the callable", params)
-    try:  # params enter the run id as JSON
-        json.dumps(params, sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError):
-        raise ctx.fail(f"{key}.params", "plain YAML values (numbers, strings, booleans, lists, "
-                       "mappings)", params) from None
-    return UserModel(import_path=path, params=params)
-
-
-def _parse_comparisons(ctx: _Ctx, value, study: Study) -> tuple[Comparison, ...]:
-    """comparisons: [[a, b], {a: .., b: .., on: [..]}, ...] (estimate = b - a)."""
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not value:
-        raise ctx.fail("comparisons", "a list of [a, b] pairs or {a, b, on} mappings", value)
-    out = []
-    for i, item in enumerate(value):
-        c = _parse_comparison(ctx, f"comparisons[{i}]", item, study)
-        if c in out:
-            raise ctx.fail("comparisons", "a list without repeats", [c.a, c.b])
-        out.append(c)
-    return tuple(out)
-
-
-def _parse_comparison(ctx: _Ctx, key: str, item, study: Study) -> Comparison:
-    if isinstance(item, list) and len(item) == 2:
-        item = {"a": item[0], "b": item[1]}
-    if not isinstance(item, dict):
-        raise ctx.fail(key, "[a, b] or {a: model, b: model, on: [combinations]}", item)
-    if True in item and "on" not in item:  # YAML 1.1 reads the bare key `on` as true
-        item = {("on" if k is True else k): v for k, v in item.items()}
-    _check_keys(ctx, item, ("a", "b", "on"), key)
-    for side in ("a", "b"):
-        m = item.get(side)
-        if m not in study.models:
-            raise StudyError(f"{ctx.source}: key '{key}.{side}' must name a model of the study's "
-                             f"'models' ({', '.join(study.models)}). Got {m!r} instead."
-                             f"{_suggest(m, study.models)}")
-    a, b = item["a"], item["b"]
-    if a == b:
-        raise ctx.fail(key, "two different models", [a, b])
-    on = None if item.get("on") is None else _parse_modalities(ctx, item["on"], f"{key}.on")
-    c = Comparison(a, b, on)
-    have = [m for m in ALL_COMBINATIONS
-            if m in study.combinations_for(a) and m in study.combinations_for(b)]
-    missing = [m for m in study.comparison_combinations(c) if m not in have]
-    if not have or missing:
-        shared = "only " + ", ".join(have) if have else "no modality combination"
-        raise StudyError(
-            f"{ctx.source}: key '{key}' compares '{a}' with '{b}' on "
-            f"{', '.join(missing) or 'their shared combinations'}, but they share {shared} "
-            f"('{a}' runs on {', '.join(study.combinations_for(a))}; '{b}' on "
-            f"{', '.join(study.combinations_for(b))}).")
-    return c
-
-
-def _parse_modalities(ctx: _Ctx, value, key: str) -> tuple[str, ...]:
-    if value == "all":
-        return ALL_COMBINATIONS
-    if isinstance(value, str):
-        value = [value]
-    allowed = "'all' or a list of combinations of the letters A, V, T such as [T, AV, AVT]"
-    if not isinstance(value, list) or not value:
-        raise ctx.fail(key, allowed, value)
-    out = []
-    for v in value:
-        try:
-            out.append(normalise_combination(v))
-        except ValueError:
-            raise ctx.fail(key, allowed, v) from None
-    if len(set(out)) != len(out):
-        raise ctx.fail(key, "a list without repeats (letter order does not matter)", value)
-    return tuple(sorted(out, key=ALL_COMBINATIONS.index))
 
 
 def _parse_primary(ctx: _Ctx, key: str, raw) -> PrimaryConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MODALITY_ORDER = "AVT"  # audio, video, text: combinations are written in this order
+ALL_COMBINATIONS = ("A", "V", "T", "AV", "AT", "VT", "AVT")
 
 
 @dataclass(frozen=True)
