@@ -316,6 +316,9 @@ class _ToyCorpus:
     def load_fold(self, fold):
         return _ToyFold(fold, self.shapes)
 
+    def notes(self, folds):
+        return []
+
     def describe(self):
         return {"format": self.format, "folds": {f: {"train": 40, "dev": 12, "test": 16}
                                                   for f in self.folds}}

@@ -60,6 +60,9 @@ def test_acc2_nonzero_drops_zeros_and_says_how_many(pkl):
         assert d["dropped"][name] == zeros
         assert d["folds"][1][name] == len(raw_split(pkl, split)["regression_labels"]) - zeros
     assert sum(d["dropped"].values()) > 0
+    note = c.notes((1,))[0]
+    assert f"train {d['dropped']['train']} of {len(raw_split(pkl, 'train')['regression_labels'])}" in note
+    assert corpus.open_corpus(study(pkl, "acc2")).notes((1,)) == []
 
 
 def test_acc7_rounds_half_to_even_like_mmsa(tmp_path):

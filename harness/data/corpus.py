@@ -78,7 +78,11 @@ class Corpus(Protocol):
     def load_fold(self, fold: int) -> Fold: ...
 
     def describe(self) -> dict:
-        """Sizes for reports: splits per fold, class counts, notes (e.g. dropped rows)."""
+        """Sizes for reports: splits per fold, class counts, dropped rows."""
+        ...
+
+    def notes(self, folds) -> list[str]:
+        """What a user should know before the runs (e.g. how many utterances are dropped)."""
         ...
 
 
@@ -261,4 +265,6 @@ def prepare(study: "Study", *, need: bool, say: Callable[[str], None],
         return corpus
     letters = "".join(m for m in "AVT" if any(m in c for c in study.all_combinations()))
     corpus.check(study.folds, modalities=letters)
+    for note in corpus.notes(study.folds):
+        say(f"note: {note}")
     return corpus

@@ -400,6 +400,18 @@ class YoonCorpus:
         return load_fold(self.root, fold, n_classes=len(self.class_names),
                          audio_norm=self.audio_norm, check_finite=False)
 
+    def notes(self, folds) -> list[str]:
+        out = []
+        for f in folds:
+            fold = self.load_fold(f)
+            dropped = {s: int(np.load(fold_dir(self.root, f) / f"{s}_label.npy",
+                                      mmap_mode="r").shape[0]) - len(fold.split(s))
+                       for s in SPLITS}
+            if any(dropped.values()):
+                out.append(f"fold {f}: utterances without video (video_seqN 0) dropped: "
+                           + ", ".join(f"{s} {n}" for s, n in dropped.items()))
+        return out
+
     def describe(self) -> dict:
         out = {"format": self.format, "classes": list(self.class_names), "folds": {}}
         for f in self.folds:

@@ -260,6 +260,13 @@ class MMSACorpus:
                     h.update(np.ascontiguousarray(arr[rows]).tobytes())
         return h.hexdigest()[:16]
 
+    def notes(self, folds=(1,)) -> list[str]:
+        if self.labels_rule != "acc2_nonzero":
+            return []
+        d = self.describe()
+        return ["data.labels acc2_nonzero drops the utterances labelled exactly 0: "
+                + ", ".join(f"{s} {n} of {n + d['folds'][1][s]}" for s, n in d["dropped"].items())]
+
     def describe(self) -> dict:
         out = {"format": self.format, "path_name": self.path.name, "labels": self.labels_rule,
                "classes": list(self.class_names), "folds": {1: {}}, "class_counts": {},
