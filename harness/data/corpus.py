@@ -261,7 +261,8 @@ def prepare(study: "Study", *, need: bool, say: Callable[[str], None],
                f"{', '.join(map(str, corpus.folds)) or 'none'}; expected {entry.path_hint}).")
         if need:
             raise DataError(msg)
-        warn(f"{msg} Using the shapes of the folds present.")
+        warn(f"{msg} Using the shapes of the folds present, if any, else the format's "
+             f"declared shapes.")
         return corpus
     letters = "".join(m for m in "AVT" if any(m in c for c in study.all_combinations()))
     corpus.check(study.folds, modalities=letters)
