@@ -118,6 +118,28 @@ def build_run_model(spec: RunSpec, shapes: InputShapes) -> nn.Module:
     return build_model(spec.model, spec.modalities, shapes, spec.model_cfg)
 
 
+def _train_epoch(model, opt, train, spec: RunSpec, gen, device: str, dtype) -> tuple[float, float]:
+    """One shuffled pass over the training split; (mean loss, accuracy)."""
+    model.train()
+    n, bs = len(train), spec.training.batch_size
+    perm = torch.randperm(n, generator=gen).numpy()
+    # Accumulated on the device: no host sync per step.
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    for start in range(0, n, bs):
+        rows = perm[start:start + bs]
+        batch, y = _batch(train, rows, spec, device, dtype)
+        with _autocast(spec, device):
+            logits = model(batch)
+            loss = nn.functional.cross_entropy(logits.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.detach().double() * len(rows)
+        correct += (logits.detach().argmax(1) == y).sum()
+    return float(loss_sum) / n, int(correct) / n
+
+
 def fit(spec: RunSpec, fold, device: str = "cpu", progress=None) -> RunOutcome:
     """Train one run on an already loaded fold. Exceptions propagate (see `run`)."""
     dtype = getattr(torch, spec.training.dtype)
@@ -130,41 +152,21 @@ def fit(spec: RunSpec, fold, device: str = "cpu", progress=None) -> RunOutcome:
     opt = torch.optim.Adam(model.parameters(), lr=spec.training.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, mode="min", factor=spec.training.lr_factor, patience=spec.training.lr_patience)
-    train, dev = fold.train, fold.dev
-    bs = spec.training.batch_size
-    labels_train = torch.as_tensor(train.labels)
 
     best_acc, best_epoch, best_state, best_dev, wait = -1.0, 0, None, None, 0
     history = []
     t0 = time.perf_counter()
     for epoch in range(1, spec.training.max_epochs + 1):
-        model.train()
-        perm = torch.randperm(len(train), generator=gen).numpy()
-        # Accumulated on the device: no host sync per step.
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        for start in range(0, len(train), bs):
-            rows = perm[start:start + bs]
-            batch, y = _batch(train, rows, spec, device, dtype)
-            with _autocast(spec, device):
-                logits = model(batch)
-                loss = nn.functional.cross_entropy(logits.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach().double() * len(rows)
-            correct += (logits.detach().argmax(1) == y).sum()
-        train_loss = float(loss_sum) / len(train)
+        train_loss, train_acc = _train_epoch(model, opt, fold.train, spec, gen, device, dtype)
         if not np.isfinite(train_loss):
             raise NonFiniteLoss(f"training loss became {train_loss} in epoch {epoch}")
-        d = evaluate(model, dev, spec, device, dtype)
+        d = evaluate(model, fold.dev, spec, device, dtype)
         if not np.isfinite(d["loss"]):
             raise NonFiniteLoss(f"dev loss became {d['loss']} in epoch {epoch}")
         lr = opt.param_groups[0]["lr"]
         sched.step(d["loss"])
-        history.append({"epoch": epoch, "train_loss": train_loss,
-                        "train_accuracy": int(correct) / len(train), "dev_loss": d["loss"],
-                        "dev_accuracy": d["accuracy"], "lr": lr})
+        history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
+                        "dev_loss": d["loss"], "dev_accuracy": d["accuracy"], "lr": lr})
         if d["accuracy"] > best_acc:
             best_acc, best_epoch, best_dev, wait = d["accuracy"], epoch, d, 0
             best_state = copy.deepcopy(model.state_dict())
@@ -177,32 +179,28 @@ def fit(spec: RunSpec, fold, device: str = "cpu", progress=None) -> RunOutcome:
     train_seconds = time.perf_counter() - t0
 
     model.load_state_dict(best_state)
-    t = evaluate(model, fold.test, spec, device, dtype)
-    n_classes = fold.n_classes
-    result = {
-        "status": "ok",
-        "epochs": len(history),
-        "best_epoch": best_epoch,
-        "train_seconds": train_seconds,
-        "n_params": n_params,
-        "metrics": {
-            "dev": classification_metrics(dev.labels, best_dev["y_pred"], n_classes),
-            "test": classification_metrics(fold.test.labels, t["y_pred"], n_classes),
-        },
+    test = evaluate(model, fold.test, spec, device, dtype)
+    result = {"status": "ok", "epochs": len(history), "best_epoch": best_epoch,
+              "train_seconds": train_seconds, "n_params": n_params}
+    return _outcome(result, fold, best_dev, test, history)
+
+
+def _outcome(result: dict, fold, dev: dict, test: dict, history: list) -> RunOutcome:
+    """Metrics of the best-dev weights on dev and test, and the predictions to keep."""
+    result["metrics"] = {
+        "dev": {**classification_metrics(fold.dev.labels, dev["y_pred"], fold.n_classes),
+                "loss": dev["loss"]},
+        "test": {**classification_metrics(fold.test.labels, test["y_pred"], fold.n_classes),
+                 "loss": test["loss"]},
     }
-    result["metrics"]["dev"]["loss"] = best_dev["loss"]
-    result["metrics"]["test"]["loss"] = t["loss"]
-    predictions = {
-        "test_y_true": fold.test.labels.astype(np.int64),
-        "test_y_pred": t["y_pred"].astype(np.int64),
-        "test_proba": t["proba"],
-        "test_index": fold.test.index.astype(np.int64),
-        "dev_y_true": dev.labels.astype(np.int64),
-        "dev_y_pred": best_dev["y_pred"].astype(np.int64),
-        "dev_proba": best_dev["proba"],
-        "dev_index": dev.index.astype(np.int64),
-        "n_train": np.int64(len(train)),
-    }
+    predictions = {"n_train": np.int64(len(fold.train))}
+    for name, split, out in (("test", fold.test, test), ("dev", fold.dev, dev)):
+        predictions.update({
+            f"{name}_y_true": split.labels.astype(np.int64),
+            f"{name}_y_pred": out["y_pred"].astype(np.int64),
+            f"{name}_proba": out["proba"],
+            f"{name}_index": split.index.astype(np.int64),
+        })
     return RunOutcome(result=result, predictions=predictions, history=history)
 
 
