@@ -159,6 +159,9 @@ def cmd_stats(args) -> int:
     from . import analysis
 
     stats = _analyze(args.results_dir)
+    for problem in (stats.excluded or {}).get("problems", []):
+        if isinstance(problem, str):  # harness.table's: a run whose files disagree, left out
+            print(f"warning: {problem}", file=sys.stderr)
     _print(analysis.format_summary(stats), args.quiet)
     _print(f"wrote {Path(args.results_dir) / 'stats.csv'} and stats.json", args.quiet)
     return 0

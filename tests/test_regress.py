@@ -43,7 +43,8 @@ def _outcome(model, modalities, fold, seed, rng) -> SimpleNamespace:
 def write_results(root, runs=RUNS, max_epochs=5):
     """A results folder for `runs` (model, modalities, fold, seed), as run-study lays it out."""
     study = parse_study(quick_study(root / "data", models=["self"], modalities=["T", "AT"],
-                                    seeds=[1, 2], training={"max_epochs": max_epochs}), source="s")
+                                    seeds=[1, 2], training={"max_epochs": max_epochs},
+                                    report={"figures": False}), source="s")
     store = Store(root)
     rng = np.random.default_rng(0)
     outcomes = [_outcome(*run, rng) for run in runs]
@@ -173,3 +174,11 @@ def test_result_contradicting_predictions_is_a_regression(results, baseline, cap
     assert "epochs 99 exceeds training.max_epochs 5" in err and "missing" in err
     assert main(["regress", str(results), "--baseline", str(baseline), "--update"]) == 2
     assert "files disagree" in capsys.readouterr().err
+
+
+def test_stats_and_report_name_a_run_whose_files_disagree(results, tmp_path, capsys):
+    _edit_result(results, "AT", 1, epochs=99)
+    for argv in (["stats", str(results)], ["report", str(results), "--reports-dir", str(tmp_path)]):
+        assert main(argv + ["--quiet"]) == 0
+        err = capsys.readouterr().err
+        assert "warning:" in err and "self-AT-f1-s1-hand" in err and "epochs 99 exceeds" in err
