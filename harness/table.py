@@ -266,7 +266,7 @@ def _read_run(run_dir: Path, max_epochs, expected: dict | None, check: bool,
     status = result.get("status")
     if status not in STATUSES:
         return result, [f"{where}: status must be ok or failed; found {status!r}"]
-    problems = []
+    problems = _key_problems(result, where)
     if status == "ok":
         problems += _missing_metrics(result, where)
     if check and not problems:
@@ -277,13 +277,26 @@ def _read_run(run_dir: Path, max_epochs, expected: dict | None, check: bool,
     return result, problems
 
 
+def _key_problems(result: dict, where: str) -> list[str]:
+    """model and modalities must be strings, fold and seed integers (the table's keys)."""
+    out = [f"{where}: {k} must be a string; found {result.get(k)!r}"
+           for k in ("model", "modalities") if not isinstance(result.get(k), str)]
+    return out + [f"{where}: {k} must be an integer; found {result.get(k)!r}"
+                  for k in ("fold", "seed") if not _is_int(result.get(k))]
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
 def _missing_metrics(result: dict, where: str) -> list[str]:
     metrics = result.get("metrics")
     out = []
     for split in ("test", "dev"):
         m = metrics.get(split) if isinstance(metrics, dict) else None
         absent = [k for k in ("accuracy", "balanced_accuracy", "n")
-                  if not isinstance(m, dict) or not isinstance(m.get(k), (int, float))]
+                  if not isinstance(m, dict) or isinstance(m.get(k), bool)
+                  or not isinstance(m.get(k), (int, float))]
         if absent:
             out.append(f"{where}: status ok but metrics.{split} lacks {', '.join(absent)}")
     return out
@@ -301,12 +314,12 @@ def _identity_problems(result: dict, folder: str, expected: dict | None, where: 
 
 def _epoch_problems(result: dict, max_epochs, where: str) -> list[str]:
     epochs, best = result.get("epochs"), result.get("best_epoch")
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+    if not _is_int(epochs) or epochs < 1:
         return [f"{where}: epochs must be a positive integer; found {epochs!r}"]
     out = []
     if max_epochs is not None and epochs > max_epochs:
         out.append(f"{where}: epochs {epochs} exceeds training.max_epochs {max_epochs}")
-    if not isinstance(best, int) or isinstance(best, bool) or not 1 <= best <= epochs:
+    if not _is_int(best) or not 1 <= best <= epochs:
         out.append(f"{where}: best_epoch must be in 1..epochs ({epochs}); found {best!r}")
     return out
 

@@ -110,6 +110,7 @@ def test_accuracy_contradicting_predictions_reported(folder):
     ({"metrics": {}}, "metrics.test lacks accuracy"),
     ({"best_epoch": 5}, "best_epoch must be in 1..epochs"),
     ({"seed": 7}, "seed is 7, the plan says 1"),
+    ({"fold": None}, "fold must be an integer; found None"),
 ])
 def test_other_disagreements_reported(folder, changes, needle):
     run_dir, _ = _run(folder)
