@@ -224,8 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run-study", parents=[q, tb], help="train every run of a study, then report")
     s.add_argument("study")
-    s.add_argument("--results-dir", default="results", help="writes DIR/<study>/ (default: results)")
-    s.add_argument("--reports-dir", default="reports", help="writes DIR/<study>/ (default: reports)")
+    s.add_argument("--results-dir", default="results", metavar="DIR", help="writes DIR/<study>/ (default: results)")
+    s.add_argument("--reports-dir", default="reports", metavar="DIR", help="writes DIR/<study>/ (default: reports)")
     s.add_argument("--jobs", type=int, default=None, help="override execution.jobs")
     s.add_argument("--dry-run", action="store_true", help="print the plan and parameter counts; train nothing")
     s.add_argument("--force", action="store_true", help="retrain runs that are already done")
@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("report", parents=[q], help="(re)build the Markdown/LaTeX report from a results folder")
     s.add_argument("results_dir")
-    s.add_argument("--reports-dir", default="reports",
+    s.add_argument("--reports-dir", default="reports", metavar="DIR",
                    help="writes DIR/<study>/, as run-study does (default: reports)")
     s.set_defaults(func=cmd_report)
 
