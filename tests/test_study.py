@@ -143,3 +143,36 @@ def test_shipped_studies_validate():
     assert {p.name for p in paths} >= {"iemocap_full.yaml", "demo.yaml", "ci.yaml"}
     for path in paths:
         load_study(path)
+
+
+def test_user_models_and_comparisons_parse_and_round_trip():
+    from harness.study import Comparison, UserModel, dump_study
+
+    text = """
+name: s
+data: {format: iemocap_yoon, path: /nowhere}
+models:
+  self: [AVT]
+  cross: [AT, AVT]
+  late:
+    import: mypkg.fusion:LateFusion
+    modalities: [TA, AVT]
+    params: {hidden: 64}
+comparisons:
+  - [self, late]
+  - {a: cross, b: late, on: [AT]}   # YAML 1.1 reads a bare `on` key as true
+folds: 5
+seeds: 10
+"""
+    s = parse_study(yaml.safe_load(text), source="s.yaml")
+    assert s.models == ("self", "cross", "late")
+    assert s.user_models == {"late": UserModel("mypkg.fusion:LateFusion", {"hidden": 64})}
+    assert s.combinations_for("late") == ("AT", "AVT")
+    assert s.comparisons == (Comparison("self", "late", None), Comparison("cross", "late", ("AT",)))
+    assert [s.comparison_combinations(c) for c in s.comparisons] == [("AVT",), ("AT",)]
+    again = parse_study(yaml.safe_load(dump_study(s)), source="again.yaml")
+    assert (again.user_models, again.comparisons, again.model_modalities) == (
+        s.user_models, s.comparisons, s.model_modalities)
+    assert parse(model={"kernels": "torch"}).model.kernels == "torch"
+    with pytest.raises(StudyError, match="model.kernels"):
+        parse(model={"kernels": "cuda"})

@@ -102,7 +102,8 @@ def probe(entry: ModelEntry, modalities: str, shapes: InputShapes, dtype=torch.f
     state is left as it was.
     """
     where, name = entry.import_path, entry.name
-    call = f"{where.rpartition(':')[2]}({modalities!r}, shapes, **{entry.params})"
+    kwargs = "".join(f", {k}={v!r}" for k, v in entry.params.items())
+    call = f"{where.rpartition(':')[2]}({modalities!r}, shapes{kwargs})"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         try:

@@ -8,6 +8,7 @@ by import path (harness.models.user), and code may add entries with :func:`regis
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -55,8 +56,8 @@ def register_model(entry: ModelEntry, *, replace: bool = False) -> ModelEntry:
         from .user import describe_callable
 
         path, file, digest = describe_callable(entry.builder)
-        entry = ModelEntry(**{**entry.__dict__, "import_path": path, "source_file": file,
-                              "source_sha256": digest})
+        entry = dataclasses.replace(entry, import_path=path, source_file=file,
+                                    source_sha256=digest)
     MODELS[entry.name] = entry
     return entry
 
