@@ -7,10 +7,10 @@ generated on first use) and ``mmsa`` (:mod:`.mmsa`, the MMSA toolkit's feature p
 from .corpus import (CORPORA, Corpus, CorpusEntry, Fold, Split, open_corpus,
                      register_corpus)
 from .iemocap import (AUDIO_NORMS, CLASS_COUNTS, CLASS_NAMES, IEMOCAP_SHAPES, N_FOLDS,
-                      SPLITS, Shapes, fingerprint, fold_dir, is_synthetic, load_fold,
+                      SPLITS, Shapes, fingerprint, fold_dir, load_fold,
                       read_shapes)
 from .mmsa import LABEL_RULES
-from .synthetic import PRESETS, SIGNAL, ensure_synthetic, make_synthetic
+from .synthetic import PRESETS, SIGNAL, ensure_synthetic, is_synthetic, make_synthetic
 
 __all__ = [
     "CORPORA", "Corpus", "CorpusEntry", "Fold", "Split", "open_corpus", "register_corpus",

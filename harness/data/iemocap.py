@@ -26,7 +26,6 @@ the file, what was expected and what was found.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,20 +126,6 @@ def read_shapes(root, fold: int = 1) -> Shapes:
                   video_frames=video.shape[1], video_dim=video.shape[2],
                   text_len=arrays["nlp_trans"].shape[1], embed_dim=emb.shape[1],
                   vocab_size=emb.shape[0])
-
-
-def is_synthetic(root) -> dict | None:
-    """Contents of ``root/SYNTHETIC.json`` if present (data made by make_synthetic), else None."""
-    p = Path(root) / "SYNTHETIC.json"
-    if not p.is_file():
-        return None
-    try:
-        meta = json.loads(p.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{p}: not valid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise DataError(f"{p}: expected a JSON object, found {type(meta).__name__}")
-    return meta
 
 
 def _fold_files(d: Path) -> list[tuple[str, Path, tuple]]:

@@ -155,6 +155,20 @@ def ensure_synthetic(root, preset: str, seed: int = 0, utterances: int | None = 
     make_synthetic(root, preset=preset, utterances=n_utt, seed=seed)
 
 
+def is_synthetic(root) -> dict | None:
+    """Contents of ``root/SYNTHETIC.json`` if present (data made by make_synthetic), else None."""
+    p = Path(root) / "SYNTHETIC.json"
+    if not p.is_file():
+        return None
+    try:
+        meta = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{p}: expected a JSON object, found {type(meta).__name__}")
+    return meta
+
+
 # ----------------------------------------------------------------------------------------
 # planning: labels, sessions, folds, lengths, apparent classes, tokens
 # ----------------------------------------------------------------------------------------
