@@ -75,10 +75,12 @@ def primary_intro(data: ReportData) -> str:
     prim = data.primary or (head.iloc[0][["metric", "unit", "test"]].to_dict() if len(head) else {})
     what = (f"{test_label(prim['test'])} on {unit_words(prim['unit'])} of {metric_long(prim['metric'])}"
             if {"test", "unit", "metric"} <= set(prim) else "the study's primary test")
+    note = str(data.stats.meta.get("primary_note") or "").rstrip(".")  # e.g. one split: the run unit stands in
     return (f"Primary analysis, declared in the study before the runs: {what}; p-values "
             f"{correction_label(data.correction)}-adjusted within each family of comparisons below, α = "
             f"{data.alpha:g}. Each estimate is b − a in percentage points. Only these sentences state a verdict; "
-            "every other number in this report is a secondary or sensitivity analysis, or a description.")
+            "every other number in this report is a secondary or sensitivity analysis, or a description."
+            + (f" Note: {note}." if note else ""))
 
 
 def conclusion(data: ReportData) -> tuple[str, list[tuple[str, list[str]]]]:
@@ -107,11 +109,11 @@ def _row_clause(r, data: ReportData) -> str:
         return (f"{name}: P({a} practically better) = {r['p_left']:.2f}, P(within ±{100 * data.margin:g} pp) = "
                 f"{r['p_rope']:.2f}, P({b} practically better) = {r['p_right']:.2f} (runs of a fold share their "
                 "test utterances: a description, not a verdict" + _withheld(r["note"]) + ")")
+    if not finite(r["estimate"]) and not finite(r["pvalue"]):
+        return f"{name}: not available"
     if r["test"] == "tost":
         shown = {True: "shown", False: "not shown"}.get(r["equivalent"], "not decided")
         return f"{name}: equivalence within ±{100 * data.margin:g} pp {shown} (adjusted p {_p_text(r['pvalue_adj'])})"
-    if not finite(r["estimate"]):
-        return f"{name}: not available"
     ci = interval_text(r["ci_low"], r["ci_high"], r["ci_method"], r["ci_coverage"])
     p = r["pvalue_adj"] if finite(r["pvalue_adj"]) else r["pvalue"]
     clause = (f"{name}: {fmt_pp(r['estimate'])} pp" + (f" {ci}" if ci != DASH else "")
