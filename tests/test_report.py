@@ -370,8 +370,9 @@ def test_latex_escape():
     assert latex_escape(r"{x}^~\ ") == r"\{x\}\textasciicircum{}\textasciitilde{}\textbackslash{} "
 
 
-def test_failure_leaves_previous_report_intact(built, tmp_path, monkeypatch):
-    folder, _ = built
+def test_failure_leaves_previous_report_intact(tmp_path, monkeypatch):
+    folder = self_cross_folder(tmp_path / "res", [headline("self", "cross", "AVT", 0.0, -0.01, 0.01,
+                                                           "no_difference_detected")])
     target = tmp_path / "rep"
     build_report(folder, target)
     before = (target / "report.md").read_text()
@@ -379,11 +380,11 @@ def test_failure_leaves_previous_report_intact(built, tmp_path, monkeypatch):
     import harness.report.render as render
 
     def boom(*a, **k):
-        raise RuntimeError("figure exploded")
+        raise RuntimeError("table exploded")
 
-    monkeypatch.setattr(render, "make_figures", boom)
+    monkeypatch.setattr(render, "_tables", boom)
     with pytest.raises(RuntimeError):
         build_report(folder, target)
     assert (target / "report.md").read_text() == before
     assert len(list((target / "figures").iterdir())) == n_figs
-    assert [p.name for p in tmp_path.iterdir()] == ["rep"]
+    assert [p.name for p in tmp_path.iterdir()] == ["rep"]  # no temporary folder left
