@@ -39,15 +39,17 @@ def study(data: Path, backend: str) -> dict:
 
 
 def training_workers(proc: psutil.Process) -> list[psutil.Process]:
-    """Descendants of run-study that use CPU (the workers, once they train)."""
+    """Descendants of run-study that have used over 10 s of CPU (workers, once they train;
+    importing torch takes a few). CPU time, not CPU percent: the machine may be loaded."""
+    busy = []
     try:
         kids = proc.children(recursive=True)
     except psutil.NoSuchProcess:
-        return []
-    busy = []
+        return busy
     for k in kids:
         try:
-            if k.cpu_percent(interval=None) > 20:
+            t = k.cpu_times()
+            if t.user + t.system > 10:
                 busy.append(k)
         except psutil.NoSuchProcess:
             pass
