@@ -72,7 +72,9 @@ def test_env_var_in_path_expanded_when_used(monkeypatch, tmp_path):
     ({"training": {"dtype": "float16"}}, ["training.dtype", "float32, float64", "float16"]),
     ({"data": {"format": "iemocap", "path": "/x"}}, ["data.format", "iemocap_yoon", "Did you mean"]),
     ({"execution": {"backend": "ray"}}, ["execution.backend", "sequential, loky, dask", "'ray'"]),
-    ({"folds": 0}, ["'folds'", "0"]),
+    ({"folds": 0}, ["'folds'", "positive count", ">= 1", "Got 0"]),
+    ({"folds": [0, 1]}, ["'folds'", ">= 1", "Got 0"]),  # one message for a count and a list
+    ({"execution": {"backend": "sequential", "jobs": 2}}, ["execution.jobs is 2", "auto or loky"]),
     ({"model": {"heads": 7}}, ["model.heads", "divisor of 2*hidden = 120", "7"]),
 ])
 def test_errors_name_key_allowed_and_found(over, needles):
@@ -93,6 +95,7 @@ def test_invalid_yaml_names_file_and_line(tmp_path):
 
 BROKEN = [
     ("invalid_yaml", "name: x\nmodels: [self\n", ["invalid YAML"]),
+    ("empty_file", "# to do\n", ["the study file is empty"]),
     ("unknown_model", None, ["crosss", "Did you mean 'cross'"]),
     ("cross_unimodal", None, ["'cross' gets no run"]),
     ("negative_seeds", None, ["'seeds'", "-3"]),
