@@ -80,13 +80,6 @@ class StatsView:
                    meta=dict(get("meta", None) or {}), notes=tuple(get("notes", None) or ()),
                    excluded=dict(get("excluded", None) or {}))
 
-    def select(self, **where) -> pd.DataFrame:
-        rows = self.rows
-        for key, value in where.items():
-            rows = rows[rows[key].isin(list(value))] if isinstance(value, (list, tuple, set)) else \
-                rows[rows[key] == value]
-        return rows
-
     def primary_row(self, h) -> pd.Series | None:
         """The stats row a headline entry was taken from (same comparison, combination, metric, unit, test)."""
         rows = self.rows
