@@ -91,7 +91,7 @@ def cmd_validate(args) -> int:
 
 def cmd_run_study(args) -> int:
     from .plan import check_models, make_plan
-    from .runner import execute
+    from .runner import execute, parallelism
     from .store import Store
     study = _load_study(args)
     if args.jobs:  # --jobs N > 1 on a sequential study means: run N at once on this machine
@@ -116,7 +116,7 @@ def cmd_run_study(args) -> int:
              "fold": r.fold, "seed": r.seed} for r in plan.runs])
         if not args.quiet:
             _print_plan(plan)
-        if plan.study.execution.backend != "sequential":
+        if parallelism(plan)[0] != "sequential":  # backend auto: loky when jobs > 1
             from .data.corpus import release_data
 
             release_data()  # the workers read the data themselves: keep no copy here
