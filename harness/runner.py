@@ -65,7 +65,7 @@ def watch_parent(parent: int, interval: float = PARENT_POLL_SECONDS) -> bool:
     Only a direct child is watched (loky and dask LocalCluster workers are): a remote dask
     worker, or the parent itself (sequential backend), is left alone. Returns whether a
     watcher runs. A daemon thread polls os.getppid(): the kernel re-parents a process the
-    moment its parent exits, whatever killed it, on every POSIX system.
+    moment its parent exits, whatever killed it (Linux, macOS; not Windows).
     """
     if parent == os.getpid() or os.getppid() != parent:
         return False
