@@ -1,24 +1,19 @@
 """The results folder, read: the only code that reads what `run-study` wrote.
 
-    results/<study>/  study.yaml, plan.json, runs/<run_id>/{spec,result}.json,
-                      predictions.npz, history.csv, [stats.json]; runs.csv is a view for
-                      humans and is never read back.
-
 `load` returns a `ResultsFolder`: the resolved `Study` (parsed by `study.parse_study`, the
-one parser), the plan, and the runs table rebuilt from each run's result.json.
-
-What is fatal and what is not (a results folder whose files disagree is reported, not
-trusted):
+one parser), the plan, and the runs table rebuilt from each run's result.json (runs.csv is
+a view for humans and is never read back). A folder whose files disagree is reported, not
+trusted:
 - Fatal (`UserError`, exit 2; the folder is unusable): the folder is missing or holds none
   of study.yaml, plan.json, runs/; study.yaml is not valid YAML or not a valid study;
   plan.json is unreadable or lacks a run's run_id/model/modalities/fold/seed.
-- The run is left out of `runs` and the reason goes to `problems` (naming the run folder,
-  the file and what disagrees): an unreadable result.json, a status other than ok/failed,
-  an ok run without its test/dev metrics, and with `check=True` also: epochs above
-  training.max_epochs or best_epoch outside 1..epochs, a result.json whose identity
-  (run_id, model, modalities, fold, seed) differs from its folder or the plan, and a
-  predictions.npz that is missing, unreadable, or whose recomputed accuracy / balanced
-  accuracy / size disagrees with result.json.
+- The run is left out of `runs`, the reason in `problems` (naming the run folder, the file
+  and what disagrees): an unreadable result.json, a status other than ok/failed, keys of
+  the wrong type, an ok run without test/dev metrics; with `check=True` also epochs above
+  training.max_epochs or best_epoch outside 1..epochs, an identity (run_id, model,
+  modalities, fold, seed) other than its folder's or the plan's, and a predictions.npz
+  that is missing, unreadable, or whose recomputed accuracy, balanced accuracy or size
+  disagrees with result.json.
 - Notes only: study.yaml or plan.json absent, planned runs without a result yet, run folders
   the plan does not list (kept on disk, ignored).
 """
@@ -62,6 +57,7 @@ class ResultsFolder:
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     fingerprint: str | None = None  # data.fingerprint recorded in study.yaml by run-study
+    corpus: dict = field(default_factory=dict)  # data.corpus recorded by run-study (sizes)
     _results: dict = field(default_factory=dict, repr=False, compare=False)
 
     def run_dir(self, run_id: str) -> Path:
@@ -114,7 +110,7 @@ def load(results_dir: str | os.PathLike, *, check: bool = True) -> ResultsFolder
     if not present:
         raise UserError(f"{root} is not a results folder: it has none of study.yaml, plan.json, "
                         "runs/. Point at results/<study> as written by 'harness run-study'.")
-    study, text, fingerprint = read_study(root / "study.yaml")
+    study, text, fingerprint, corpus = read_study(root / "study.yaml")
     plan = read_plan(root / "plan.json")
     notes: list[str] = []
     if study is None:
@@ -132,7 +128,7 @@ def load(results_dir: str | os.PathLike, *, check: bool = True) -> ResultsFolder
                      "disagree (see problems).")
     runs = _frame(rows, study.models if study is not None else ())
     return ResultsFolder(root, study, text, runs, plan, tuple(problems), tuple(notes),
-                         fingerprint, results)
+                         fingerprint, corpus, results)
 
 
 def runs_frame(results_dir: str | os.PathLike, run_ids, models=()) -> pd.DataFrame:
@@ -163,26 +159,29 @@ def _collect(root: Path, run_ids, max_epochs, planned: dict, check: bool):
 # --- study.yaml and plan.json ------------------------------------------------------------------
 
 
-def read_study(path: Path) -> tuple[Study | None, str, str | None]:
-    """(Study, raw text, data fingerprint) of a resolved study.yaml; (None, '', None) if absent."""
+def read_study(path: Path) -> tuple[Study | None, str, str | None, dict]:
+    """(Study, raw text, data fingerprint, data summary) of a resolved study.yaml;
+    (None, '', None, {}) if absent."""
     if not path.is_file():
-        return None, "", None
+        return None, "", None, {}
     try:
         text = path.read_text(encoding="utf-8")
         raw = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UserError(f"{path} is not a readable YAML file ({exc}).") from None
-    fingerprint = None
+    fingerprint, corpus = None, {}
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
-        # run-study records the data fingerprint next to the settings; it is not a setting
+        # run-study records the data fingerprint and sizes next to the settings; not settings
         data = dict(raw["data"])
         fingerprint = data.pop("fingerprint", None)
+        corpus = data.pop("corpus", None)
+        corpus = corpus if isinstance(corpus, dict) else {}
         raw = {**raw, "data": data}
     try:
         study = parse_study(raw, source=str(path))
     except StudyError as exc:
         raise UserError(f"{exc} (the resolved study of results folder {path.parent})") from None
-    return study, text, None if fingerprint is None else str(fingerprint)
+    return study, text, None if fingerprint is None else str(fingerprint), corpus
 
 
 def read_plan(path: Path) -> pd.DataFrame | None:
