@@ -58,9 +58,10 @@ def test_round_trip_of_a_real_results_folder(made, folder):
     assert (res.study.name, res.study.models, res.study.folds, res.study.training) == \
         (asked.name, asked.models, asked.folds, asked.training)
     # the resolved study.yaml round-trips: parsed and dumped again, it is the file (less the
-    # data fingerprint, which run-study records beside the settings)
+    # data fingerprint and corpus summary, which run-study records beside the settings)
     written = yaml.safe_load(res.study_text)
     assert written["data"].pop("fingerprint") == res.fingerprint
+    assert written["data"].pop("corpus", {}) == res.corpus
     assert yaml.safe_load(dump_study(res.study)) == written
     assert res.fingerprint and res.study_text.startswith("name: t")
     assert list(res.plan["run_id"]) == [run_dir.name] == list(res.runs["run_id"])
