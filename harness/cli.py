@@ -54,6 +54,13 @@ def _prepare_data(study, *, need: bool, quiet: bool):
     return corpus.fingerprint(study.folds)
 
 
+def _corpus_summary(study) -> dict:
+    """Split sizes, class counts and dropped utterances, recorded with the resolved study."""
+    from .data.corpus import open_corpus, summary
+
+    return summary(open_corpus(study), study.folds)
+
+
 def _load_study(args):
     from .study import load_study
 
@@ -109,6 +116,7 @@ def cmd_run_study(args) -> int:
     store = Store(Path(args.results_dir) / study.name)
     resolved = plan.study.to_dict()  # with model.kernels resolved
     resolved["data"]["fingerprint"] = fingerprint
+    resolved["data"]["corpus"] = _corpus_summary(study)
     with store.lock():
         store.clean_temp()
         store.write_study(_yaml(resolved), [

@@ -224,6 +224,21 @@ def data_exists(study: "Study") -> bool:
         return False
 
 
+def summary(corpus: Corpus, folds) -> dict:
+    """What run-study records about the data in the resolved study.yaml (``data.corpus``):
+    split sizes per planned fold, class counts per split and dropped utterances when the
+    corpus gives them. The report header shows them; nothing re-reads the data."""
+    d = corpus.describe()
+    out = {"split_sizes": {int(f): dict(d["folds"][f]) for f in folds if f in d["folds"]}}
+    names = list(corpus.class_names)
+    if "class_counts" in d:
+        out["class_counts"] = {s: dict(zip(names, map(int, c)))
+                               for s, c in d["class_counts"].items()}
+    if any(d.get("dropped", {}).values()):
+        out["dropped"] = dict(d["dropped"])
+    return out
+
+
 def prepare(study: "Study", *, need: bool, say: Callable[[str], None],
             warn: Callable[[str], None]) -> "Corpus | None":
     """Generate synthetic data if asked, open the corpus and run every check of the planned folds.
