@@ -268,3 +268,5 @@ def test_self_and_cross_study_through_stats_and_report(cli_pkl, tmp_path, write_
     assert stats["meta"]["n_folds"] == 1 and stats["headline"]
     report = (reports / name / "report.md").read_text()
     assert f"labels '{labels}'" in report and mmsa.LABEL_RULES[labels][-1] in report
+    assert "fold 1: train 200, dev 60, test 120" in report          # recorded by run-study
+    assert folder.corpus["split_sizes"] == {1: {"train": 200, "dev": 60, "test": 120}}
