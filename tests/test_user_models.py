@@ -100,6 +100,9 @@ def test_user_model_trains_end_to_end_on_loky(small_data, user_module, write_stu
     by_seed = runs.pivot(index="seed", columns="model", values="test_balanced_accuracy")
     assert head["estimate"] == pytest.approx((by_seed["mine"] - by_seed["self"]).mean(), abs=1e-9)
     assert "mine" in (reports / "t" / "report.md").read_text()
+    # the results folder is read without the user's package (nothing imports it)
+    Path(__import__(module).__file__).unlink()
+    assert table.load(results / "t").study.user_models["mine"].import_path == f"{module}:Mean"
 
 
 def test_editing_the_source_changes_only_its_run_ids(small_data, user_module):
