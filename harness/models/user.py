@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import sys
 import traceback
@@ -19,6 +20,7 @@ from pathlib import Path
 from ..errors import UserError
 
 _HARNESS_DIR = str(Path(__file__).resolve().parent.parent)
+_TORCH_DIR = str(Path(importlib.util.find_spec("torch").origin).resolve().parent)
 _SEEN_SHA: dict[str, str] = {}  # module name -> sha256 of its file when it was (re)imported
 
 
@@ -55,8 +57,8 @@ def user_line(exc: BaseException) -> str:
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{Path(exc.filename).name}:{exc.lineno}: {(exc.text or '').strip()}"
     for f in reversed(frames):
-        if f.filename.startswith(_HARNESS_DIR) or "/torch/" in f.filename or "importlib" in f.filename:
-            continue
+        if f.filename.startswith((_HARNESS_DIR, _TORCH_DIR, "<frozen")):
+            continue  # harness, torch and the import machinery are not the user's code
         return f"{Path(f.filename).name}:{f.lineno}: {(f.line or '').strip()}"
     return ""
 
