@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .iemocap import CLASS_NAMES, SPLITS
+from .iemocap import CLASS_NAMES, SPLITS, fold_dir
 
 #: Norm of the class prototypes of audio/video in units of the per-dim utterance noise.
 PROTO_NORM = 4.0
@@ -23,7 +23,8 @@ _CHUNK_BYTES = 48 * 2**20        # audio+video bytes generated per chunk of utte
 
 
 def fold_path(out: Path, f: int) -> Path:
-    p = out / f"fold{f + 1:02d}"
+    """The folder of fold f + 1 (the reader's naming), created if absent."""
+    p = fold_dir(out, f + 1)
     p.mkdir(exist_ok=True)
     return p
 
