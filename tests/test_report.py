@@ -272,7 +272,7 @@ def test_single_split_header_and_unavailable_fold_tests(tmp_path):
     rows = [row("self", "cross", "AVT", "balanced_accuracy", "fold", "paired_t", n=1, pvalue=None, pvalue_adj=None,
                 estimate=None, ci_low=None, ci_high=None, note="not available: one fixed split (1 fold)")]
     corpus = {"format": "mmsa", "name": "CMU-MOSI", "labels": "acc2", "split_sizes": {"train": 1284, "valid": 229,
-              "test": 686}, "class_counts": {"negative": 379, "non-negative": 307}}
+              "test": 686}, "class_counts": {"negative": 379, "non-negative": 307}, "dropped": {"train": 12, "test": 3}}
     folder = Folder(tmp_path / "res", make_study(folds=(1,), seeds=(1, 2, 3, 4), fmt="mmsa"), "", runs, None,
                     make_stats([h], rows, runs, meta={"corpus": corpus, "n_folds": 1, "primary_note": (
                         "the primary analysis is the paired t over the seeds of the one split")}))
@@ -280,6 +280,7 @@ def test_single_split_header_and_unavailable_fold_tests(tmp_path):
     assert "| Corpus | CMU-MOSI (format 'mmsa'), labels 'acc2' |" in md
     assert "| Split sizes | train 1,284, valid 229, test 686 |" in md
     assert "| Classes | negative 379, non-negative 307 |" in md
+    assert "| Utterances dropped by the label rule | train 12, test 3 |" in md
     assert "one fixed split × 4 seeds" in md and "fold-unit tests are not available" in md
     assert "Note: the primary analysis is the paired t over the seeds of the one split." in md
     assert (f"Not available: {names.test_label('paired_t')} (fold means), 1 row(s): not available: one fixed split" in md)

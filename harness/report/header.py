@@ -110,6 +110,8 @@ def header_facts(data: ReportData) -> list[tuple[str, str]]:
         ("Split sizes", _split_text(data)),
         ("Classes", _classes_text(data)),
     ]
+    if data.corpus.get("dropped"):  # e.g. acc2_nonzero leaves out the utterances labelled exactly 0
+        facts.append(("Utterances dropped by the label rule", _sizes(data.corpus["dropped"])))
     fingerprint = data.folder.fingerprint or data.corpus.get("fingerprint")
     facts += [("Data fingerprint", str(fingerprint or "not recorded")), ("Runs", runs), ("Device", devices),
               ("Total compute", compute)]
