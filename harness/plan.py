@@ -6,8 +6,10 @@ fingerprint, the audio normalisation, the class count, and RESULT_VERSION (bumpe
 code changes what a run computes) with torch's major.minor version. A model defined outside
 harness enters by its import path, its params and the sha256 of the file defining its
 callable (instead of the `model:` settings, which it does not read). It deliberately leaves out the data *path* (moving the
-data keeps results valid), the study name, the device and thread counts (where a run
-executes is not what it is; CPU/GPU rounding differences are documented instead).
+data keeps results valid), the study name and the device (where a run executes is not
+what it is; CPU/GPU differences are documented instead). The torch thread count enters
+only when it is not the default 1: a CPU run's numbers depend on it (measured), so a study
+resumed with another `threads_per_job` does not mix the two.
 Editing a study therefore re-uses exactly the runs that are still valid.
 """
 
@@ -50,7 +52,7 @@ class RunSpec:
     training: TrainingConfig
     model_cfg: ModelConfig
     device: str = "cpu"  # resolved at execution, not part of the id
-    threads: int = 1  # torch threads, not part of the id
+    threads: int = 1  # torch threads; in the id when not 1 (the numbers depend on it)
     model_ref: ModelRef | None = None  # models outside harness: import path, params, source hash
 
     def identity(self) -> dict:
@@ -70,6 +72,7 @@ class RunSpec:
                {"model_cfg": asdict(self.model_cfg)}),
             "result_version": RESULT_VERSION,
             "torch": ".".join(torch.__version__.split(".")[:2]),
+            **({"threads": self.threads} if self.threads != 1 else {}),
         }
 
     @property
@@ -198,5 +201,5 @@ def make_plan(study: Study, fingerprint: str | None = None) -> Plan:
             for fold in study.folds:
                 for seed in study.seeds:
                     runs.append(RunSpec(model, combo, fold, seed, data, study.training, study.model,
-                                        model_ref=ref))
+                                        threads=study.execution.threads_per_job or 1, model_ref=ref))
     return Plan(study, tuple(runs), tuple(notes), shapes, present, probed)

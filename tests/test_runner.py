@@ -35,7 +35,7 @@ def plan_for(data, **over):
 def test_run_ids_stable_and_sensitive(small_data):
     base = plan_for(small_data).runs[0]
     assert base.run_id == plan_for(small_data).runs[0].run_id
-    same = [replace(base, device="cuda:0", threads=7),
+    same = [replace(base, device="cuda:0"),
             replace(base, data=replace(base.data, path="/moved/elsewhere"))]
     assert all(s.run_id == base.run_id for s in same)
     changed = [
@@ -46,9 +46,12 @@ def test_run_ids_stable_and_sensitive(small_data):
         replace(base, model_cfg=replace(base.model_cfg, hidden=30)),
         replace(base, data=replace(base.data, fingerprint="other")),
         replace(base, data=replace(base.data, audio_norm="standardize")),
+        replace(base, threads=2),  # a CPU run's numbers depend on its thread count
     ]
     ids = {c.run_id for c in changed}
     assert base.run_id not in ids and len(ids) == len(changed)
+    two = plan_for(small_data, execution={"threads_per_job": 2}).runs[0]
+    assert two.threads == 2 and two.run_id == replace(base, threads=2).run_id
 
 
 def _run(data, results, **over):
