@@ -121,9 +121,10 @@ def test_loaded_once_and_shared_through_the_npy_cache(pkl, tmp_path, monkeypatch
     real = mmsa._ArraysOnly.load
     monkeypatch.setattr(mmsa._ArraysOnly, "load", lambda self: calls.append(1) or real(self))
     plan = make_plan(s, "x")
+    assert not mmsa_cache.cache_dir(p).exists()                    # written after the checks
+    corpus.open_corpus(s).check((1,), "AVT")                       # as run-study does first
     a = corpus.load_run_fold(plan.runs[0].data, 1)
     b = corpus.load_run_fold(plan.runs[0].data, 1)
-    corpus.open_corpus(s).check((1,), "AVT")
     assert a is b and len(calls) == 1                              # unpickled once
     arrays = mmsa.load_pickle(p)["train"]
     assert a.train._arrays is arrays and isinstance(arrays["audio"], np.memmap)
@@ -200,6 +201,7 @@ def test_each_fault_exits_2_naming_split_and_key(pkl, tmp_path, write_study, cap
     for w in words:
         assert w in err, err
     assert not results.exists()                                    # nothing written
+    assert not p.with_name(p.name + ".harness-npy").exists()
 
 
 def test_not_a_dict_and_foreign_objects(tmp_path):

@@ -86,7 +86,7 @@ class _ArraysOnly(pickle.Unpickler):
 
 def load_pickle(path: Path) -> dict:
     """The arrays of an MMSA pickle, once per process: memory-mapped from the shared .npy
-    cache (:mod:`.mmsa_cache`), written from the pickle by the first process that needs it."""
+    cache (:mod:`.mmsa_cache`) when it exists, else unpickled (see :func:`share`)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: MMSA feature pickle is missing (data.path must name the "
@@ -104,9 +104,21 @@ def load_pickle(path: Path) -> dict:
                 raise DataError(f"{path}: not a readable MMSA feature pickle ({exc})") from None
             arrays = _keep_arrays(path, raw)
             del raw
-            arrays = mmsa_cache.write(path, arrays) or arrays
         _LOADED[key] = arrays
     return _LOADED[key]
+
+
+def share(path: Path) -> None:
+    """Once every check has passed: write the .npy cache and map it in place of the
+    unpickled arrays (a faulty pickle leaves nothing behind)."""
+    key = _file_key(Path(path))
+    arrays = _LOADED.get(key)
+    if arrays is None or any(isinstance(a, np.memmap)
+                             for part in arrays.values() for a in part.values()):
+        return
+    mapped = mmsa_cache.write(Path(path), arrays)
+    if mapped is not None:
+        _LOADED[key] = mapped
 
 
 def _keep_arrays(path: Path, raw) -> dict:
@@ -213,6 +225,7 @@ class MMSACorpus:
 
     def check(self, folds, modalities: str = "AVT") -> None:
         self._data(modalities, finite=True)
+        share(self.path)
 
     def _labelled(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(kept rows, class ids) of a split under the label rule."""

@@ -1,9 +1,10 @@
 """A memory-mapped copy of an MMSA pickle's arrays, so processes share one copy of the data.
 
 A pickle must be read whole into each process that unpickles it: with parallel workers a
-multi-gigabyte corpus (CMU-MOSEI) would be held once per worker. So the first process that
-reads the pickle writes its arrays (float32 features, labels, lengths) as .npy files in
-``<file>.harness-npy/`` next to it; every process then memory-maps them, and the operating
+multi-gigabyte corpus (CMU-MOSEI) would be held once per worker. So once the pickle has
+passed every check (``validate`` or ``run-study``, before any training), its arrays (float32
+features, labels, lengths) are written as .npy files in ``<file>.harness-npy/`` next to it
+(a faulty pickle leaves nothing behind); every process then memory-maps them, and the operating
 system keeps one copy in its page cache for all of them. The folder records the pickle's
 size and modification time and is rebuilt when they change; it may be deleted at any time.
 Where the data folder is read-only the arrays stay in each process' memory instead.
