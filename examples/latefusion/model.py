@@ -1,5 +1,8 @@
 """Late fusion: each modality averaged over time, one linear layer each, concatenated, classified.
 
+The mean is over the valid (non-padding) steps: the corpus pads frames and tokens with zero
+vectors.
+
 An example of a model of your own for harness. The protocol:
 
 * ``LateFusion(modalities, shapes, **params)`` builds the module; ``modalities`` is a
@@ -36,7 +39,12 @@ class LateFusion(nn.Module):
                                       nn.Linear(hidden * len(modalities), shapes.n_classes))
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        # (B, T_m, D_m) -> mean over time (B, D_m) -> (B, hidden); padded text tokens are
-        # zero vectors, so the text mean is scaled by the share of real tokens.
-        parts = [self.project[m](batch[m].mean(dim=1)) for m in self.modalities]
+        # (B, T_m, D_m) -> mean over the valid steps (B, D_m) -> (B, hidden)
+        parts = [self.project[m](valid_mean(batch[m])) for m in self.modalities]
         return self.classify(torch.cat(parts, dim=-1))  # (B, n_classes)
+
+
+def valid_mean(x: torch.Tensor) -> torch.Tensor:
+    """Mean over time of the non-padding steps: padded frames and tokens are zero vectors."""
+    valid = (x != 0).any(dim=-1, keepdim=True).to(x.dtype)  # (B, T, 1)
+    return (x * valid).sum(dim=1) / valid.sum(dim=1).clamp(min=1)  # (B, D)
