@@ -144,7 +144,8 @@ def _setup(data: Path):
     shapes = InputShapes(s.audio_frames, s.audio_dim, s.video_frames, s.video_dim,
                          s.embed_dim, 7)
     rows = np.arange(32)
-    batches = {dt: fold.train.batch(rows, "AVT", dt) for dt in (torch.float32, torch.float64)}
+    y = torch.as_tensor(fold.train.labels[rows], dtype=torch.int64)  # labels are not in a batch
+    batches = {dt: (fold.train.batch(rows, "AVT", dt), y) for dt in (torch.float32, torch.float64)}
     return fold, shapes, batches
 
 
@@ -156,9 +157,9 @@ def _stepper(build, dtype, ctx, batches):
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
     def one_step():
-        b = batches[dtype]
+        b, y = batches[dtype]
         with ctx():
-            loss = nn.functional.cross_entropy(net(b), b["y"])
+            loss = nn.functional.cross_entropy(net(b), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
