@@ -226,7 +226,7 @@ def main(argv=None) -> int:
         f"bayes_samples {args.bayes_samples}",
         "# rates with 95 % Wilson score intervals (statsmodels proportion_confint, method='wilson')",
         f"# command: python benchmarks/calibration.py --replicates {args.replicates} "
-        f"--bayes-samples {args.bayes_samples}",
+        f"--bayes-samples {args.bayes_samples} --scenarios {','.join(scenarios)}",
         "", table(results), "", *verdict(results),
         f"\n# {len(tasks)} replicates in {elapsed:.0f} s ({args.jobs} loky worker(s))", ""])
     print(text)
