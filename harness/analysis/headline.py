@@ -42,6 +42,11 @@ def _num(x) -> float:
     return float("nan") if x is None or x is pd.NA else float(x)
 
 
+def _pp(x, sign: bool = True) -> str:
+    """A fraction as percentage points (one decimal), the unit of every estimate in the report."""
+    return f"{100 * float(x):{'+' if sign else ''}.1f}"
+
+
 def _reason(row, tost, group_size: int, s: Settings) -> str:
     entry = TESTS.get(row["test"])
     n, p_adj = int(row["n"]), _num(row["pvalue_adj"])
@@ -56,9 +61,9 @@ def _reason(row, tost, group_size: int, s: Settings) -> str:
                 f"smallest attainable adjusted p = {min(1.0, floor * group_size):.4g}")
     parts = [f"adjusted p = {p_adj:.3g} >= alpha {s.alpha:g}"]
     if tost is not None and not math.isnan(_num(tost["ci_low"])):
-        parts.append(f"equivalence within +-{s.margin:g} not shown ("
-                     f"{100 * (1 - 2 * s.alpha):g}% CI [{tost['ci_low']:.4f}, "
-                     f"{tost['ci_high']:.4f}])")
+        parts.append(f"equivalence within +-{_pp(s.margin, sign=False)} pp not shown ("
+                     f"{100 * (1 - 2 * s.alpha):g}% CI {_pp(tost['ci_low'])} to "
+                     f"{_pp(tost['ci_high'])} pp)")
     return "; ".join(parts)
 
 
@@ -68,8 +73,8 @@ def _verdict(row, tost, group_size: int, s: Settings) -> tuple[str, str]:
         return ("b_better" if est > 0 else "a_better"), ""
     if tost is not None and tost["equivalent"] is True:
         return "equivalent", (f"TOST: adjusted p = {tost['pvalue_adj']:.3g} < alpha and the "
-                              f"{100 * (1 - 2 * s.alpha):g}% CI [{tost['ci_low']:.4f}, "
-                              f"{tost['ci_high']:.4f}] lies inside +-{s.margin:g}")
+                              f"{100 * (1 - 2 * s.alpha):g}% CI {_pp(tost['ci_low'])} to "
+                              f"{_pp(tost['ci_high'])} pp lies inside +-{_pp(s.margin, sign=False)} pp")
     return "no_difference_detected", _reason(row, tost, group_size, s)
 
 
