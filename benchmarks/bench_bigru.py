@@ -19,20 +19,11 @@ import time
 import torch
 from torch import nn
 
-from harness.models import InputShapes, build_model, fusion
+from bench_train import nn_gru  # the same nn.GRU ablation as the training benchmark
+from harness.models import InputShapes, build_model
 from harness.study import ModelConfig
 
 SHAPES = InputShapes(1000, 120, 32, 2048, 300, 7, text_tokens=128)
-
-
-@contextlib.contextmanager
-def nn_gru():
-    saved = fusion.bigru
-    fusion.bigru = lambda gru, x: gru(x)[0]
-    try:
-        yield
-    finally:
-        fusion.bigru = saved
 
 
 def stepper(model: str, kernels: str, ctx, batch, y):

@@ -59,6 +59,7 @@ class ResultsFolder:
     fingerprint: str | None = None  # data.fingerprint recorded in study.yaml by run-study
     corpus: dict = field(default_factory=dict)  # data.corpus recorded by run-study (sizes)
     _results: dict = field(default_factory=dict, repr=False, compare=False)
+    _predictions: dict = field(default_factory=dict, repr=False, compare=False)  # read by check
 
     def run_dir(self, run_id: str) -> Path:
         return self.dir / "runs" / str(run_id)
@@ -68,7 +69,10 @@ class ResultsFolder:
         return self._results.get(str(run_id))
 
     def predictions(self, run_id: str) -> dict[str, np.ndarray] | None:
-        """Contents of the run's predictions.npz; None when absent."""
+        """Contents of the run's predictions.npz; None when absent (kept from `load` when it
+        checked the run, so the statistics do not read and decompress the file again)."""
+        if str(run_id) in self._predictions:
+            return dict(self._predictions[str(run_id)])
         path = self.run_dir(run_id) / "predictions.npz"
         if not path.is_file():
             return None
@@ -119,7 +123,7 @@ def load(results_dir: str | os.PathLike, *, check: bool = True) -> ResultsFolder
         notes.append(f"{root / 'plan.json'} is missing: every folder in runs/ is taken as planned.")
     run_ids, planned = _run_ids(root, plan, notes)
     max_epochs = study.training.max_epochs if study is not None else None
-    rows, results, problems, excluded = _collect(root, run_ids, max_epochs, planned, check)
+    rows, results, problems, excluded, arrays = _collect(root, run_ids, max_epochs, planned, check)
     missing = len(run_ids) - len(rows) - excluded
     if plan is not None and missing > 0:
         notes.append(f"{missing} of {len(run_ids)} planned run(s) have no result.json yet.")
@@ -128,7 +132,7 @@ def load(results_dir: str | os.PathLike, *, check: bool = True) -> ResultsFolder
                      "disagree (see problems).")
     runs = _frame(rows, study.models if study is not None else ())
     return ResultsFolder(root, study, text, runs, plan, tuple(problems), tuple(notes),
-                         fingerprint, corpus, results)
+                         fingerprint, corpus, results, arrays)
 
 
 def runs_frame(results_dir: str | os.PathLike, run_ids, models=()) -> pd.DataFrame:
@@ -138,22 +142,24 @@ def runs_frame(results_dir: str | os.PathLike, run_ids, models=()) -> pd.DataFra
 
 
 def _collect(root: Path, run_ids, max_epochs, planned: dict, check: bool):
-    """(rows, results by run id, problems, number of runs left out) of the finished runs."""
-    rows, results, problems, excluded = [], {}, [], 0
+    """(rows, results by run id, problems, number of runs left out, predictions.npz arrays by
+    run id when checked) of the finished runs."""
+    rows, results, problems, excluded, kept = [], {}, [], 0, {}
     for run_id in run_ids:
         run_dir = root / "runs" / run_id
         if not (run_dir / "result.json").is_file():
             continue
-        arrays = _npz_arrays(run_dir, labels=check)  # one read of predictions.npz per run
+        arrays = _npz_arrays(run_dir, everything=check)  # one read of predictions.npz per run
         result, found = _read_run(run_dir, max_epochs, planned.get(run_id), check, arrays)
         if found:
             problems.extend(found)
             excluded += 1
             continue
         results[run_id] = result
-        n_train = arrays.get("n_train") if isinstance(arrays, dict) else None
-        rows.append(_row(run_id, result, n_train))
-    return rows, results, problems, excluded
+        if check and arrays:
+            kept[run_id] = arrays
+        rows.append(_row(run_id, result, _n_train(arrays)))
+    return rows, results, problems, excluded, kept
 
 
 # --- study.yaml and plan.json ------------------------------------------------------------------
@@ -246,7 +252,7 @@ def check_run(run_dir: str | os.PathLike, spec: Any = None, *, max_epochs: int |
             max_epochs = json.loads((run_dir / "spec.json").read_text())["training"]["max_epochs"]
         except (OSError, ValueError, KeyError, TypeError):
             max_epochs = None
-    return _read_run(run_dir, max_epochs, expected, True, _npz_arrays(run_dir, labels=True))[1]
+    return _read_run(run_dir, max_epochs, expected, True, _npz_arrays(run_dir, everything=True))[1]
 
 
 def _get(obj, key):
@@ -323,8 +329,15 @@ def _epoch_problems(result: dict, max_epochs, where: str) -> list[str]:
     return out
 
 
-def _npz_arrays(run_dir: Path, labels: bool) -> dict | str:
-    """n_train and (with labels) the *_y_true/*_y_pred arrays of predictions.npz.
+def _n_train(arrays: dict | str) -> int | None:
+    if not isinstance(arrays, dict) or "n_train" not in arrays:
+        return None
+    flat = np.asarray(arrays["n_train"]).reshape(-1)
+    return int(flat[0]) if flat.size else None
+
+
+def _npz_arrays(run_dir: Path, everything: bool) -> dict | str:
+    """The arrays of predictions.npz: all of them (everything) or only n_train.
 
     {} when the file is absent; the reason (a string) when it is unreadable.
     """
@@ -333,10 +346,8 @@ def _npz_arrays(run_dir: Path, labels: bool) -> dict | str:
         return {}
     try:
         with np.load(path, allow_pickle=False) as z:
-            keys = [k for k in z.files if labels and k.endswith(("_y_true", "_y_pred"))]
+            keys = z.files if everything else [k for k in z.files if k == "n_train"]
             arrays = {k: np.asarray(z[k]) for k in keys}
-            if "n_train" in z.files:
-                arrays["n_train"] = int(np.asarray(z["n_train"]).reshape(-1)[0])
     except (OSError, ValueError, KeyError, IndexError, EOFError) as exc:
         return f"not a readable .npz file ({exc})"
     return arrays
